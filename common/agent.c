@@ -1,0 +1,418 @@
+/*
+ * agent.c -- agents in the store: records, names, keys and presence.
+ *
+ *   agents    id -> record, a JSON object (see agent_encode)
+ *   names     lower-case name -> id        (names are unique without case)
+ *   keys      SHA-256(API key) -> id       (the key itself is never kept)
+ *   presence  be64(last seen, seconds) + id -> ""
+ *
+ * The presence index is ordered by time, so the online agents are one
+ * range scan over the newest entries: the cost grows with the number of
+ * online agents, never with the number registered.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chatr.h"
+
+#define PRESENCE_KEY (8 + CH_ID_LEN)
+
+static void
+agent_dbt(DBT *d, const void *p, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)p;
+	d->size = (uint32_t)len;
+}
+
+/* Free the strings of a (decoded) agent. */
+void
+ch_agent_free(struct ch_agent *a)
+{
+	free(a->name);
+	free(a->avatar);
+	free(a->mb_name);
+	free(a->owner_twitter);
+	free(a->verify_code);
+	ch_wipe(a->keyhash, sizeof(a->keyhash));
+	memset(a, 0, sizeof(*a));
+}
+
+static void
+agent_hex(char *out, const unsigned char *in, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+agent_unhex(unsigned char *out, const char *in, size_t len)
+{
+	size_t i;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		hi = in[2 * i];
+		lo = in[2 * i + 1];
+		hi = hi >= 'a' ? hi - 'a' + 10 : hi - '0';
+		lo = lo >= 'a' ? lo - 'a' + 10 : lo - '0';
+		if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* The stored record of a. */
+static struct json_object *
+agent_encode(const struct ch_agent *a)
+{
+	struct json_object *o;
+	char kh[2 * CH_HASH_LEN + 1];
+
+	if ((o = json_object_new_object()) == NULL)
+		ch_fatal("json_object_new_object failed");
+	agent_hex(kh, a->keyhash, CH_HASH_LEN);
+	ch_json_addstr(o, "id", a->id);
+	ch_json_addstr(o, "name", a->name);
+	ch_json_addstr(o, "avatar", a->avatar);
+	ch_json_addstr(o, "kh", kh);
+	json_object_object_add(o, "created", json_object_new_int64(a->created));
+	json_object_object_add(o, "seen", json_object_new_int64(a->last_seen));
+	json_object_object_add(o, "verified",
+	    json_object_new_boolean(a->verified));
+	ch_json_addstr(o, "mbName", a->mb_name);
+	ch_json_addstr(o, "owner", a->owner_twitter);
+	ch_json_addstr(o, "code", a->verify_code);
+	return o;
+}
+
+static char *
+agent_dup(struct json_object *o, const char *key)
+{
+	const char *s;
+
+	if ((s = ch_json_str(o, key, NULL)) == NULL)
+		return NULL;
+	return ch_xstrdup(s);
+}
+
+/* Decode a stored record into a; 0 on success, EINVAL if corrupt. */
+static int
+agent_decode(const DBT *d, struct ch_agent *a)
+{
+	struct json_tokener *tok;
+	struct json_object *o, *v;
+	const char *s;
+	size_t len;
+
+	memset(a, 0, sizeof(*a));
+	if ((tok = json_tokener_new()) == NULL)
+		ch_fatal("json_tokener_new failed");
+	o = json_tokener_parse_ex(tok, d->data, (int)d->size);
+	json_tokener_free(tok);
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		goto bad;
+	if ((s = ch_json_str(o, "id", &len)) == NULL || len != CH_ID_LEN)
+		goto bad;
+	memcpy(a->id, s, CH_ID_LEN + 1);
+	if ((s = ch_json_str(o, "kh", &len)) == NULL ||
+	    len != 2 * CH_HASH_LEN || agent_unhex(a->keyhash, s,
+	    CH_HASH_LEN) != 0)
+		goto bad;
+	if ((a->name = agent_dup(o, "name")) == NULL)
+		goto bad;
+	a->avatar = agent_dup(o, "avatar");
+	a->mb_name = agent_dup(o, "mbName");
+	a->owner_twitter = agent_dup(o, "owner");
+	a->verify_code = agent_dup(o, "code");
+	if (json_object_object_get_ex(o, "created", &v))
+		a->created = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "seen", &v))
+		a->last_seen = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "verified", &v))
+		a->verified = json_object_get_boolean(v);
+	json_object_put(o);
+	return 0;
+bad:
+	json_object_put(o);
+	ch_agent_free(a);
+	ch_log_err("corrupt agent record");
+	return EINVAL;
+}
+
+/*
+ * Read agent id into *a (the caller frees it with ch_agent_free).  flags:
+ * DB_RMW to write-lock it for an update.  DB_NOTFOUND if there is none.
+ */
+int
+ch_agent_get(struct ch_db *db, DB_TXN *txn, const char *id,
+    struct ch_agent *a, uint32_t flags)
+{
+	DBT key, data;
+	int ret;
+
+	agent_dbt(&key, id, strlen(id));
+	agent_dbt(&data, NULL, 0);
+	data.flags = DB_DBT_MALLOC;
+	if ((ret = db->agents->get(db->agents, txn, &key, &data, flags)) != 0)
+		return ret;
+	ret = agent_decode(&data, a);
+	free(data.data);
+	return ret;
+}
+
+/*
+ * Find the agent whose API key hashes to hash, write-locked for an
+ * update.  DB_NOTFOUND if no agent has that key.
+ */
+int
+ch_agent_by_key(struct ch_db *db, DB_TXN *txn, const unsigned char *hash,
+    struct ch_agent *a)
+{
+	char id[CH_ID_LEN + 1];
+	DBT key, data;
+	int ret;
+
+	agent_dbt(&key, hash, CH_HASH_LEN);
+	agent_dbt(&data, NULL, 0);
+	data.data = id;
+	data.ulen = CH_ID_LEN;
+	data.flags = DB_DBT_USERMEM;
+	if ((ret = db->keys->get(db->keys, txn, &key, &data, 0)) != 0)
+		return ret == DB_BUFFER_SMALL ? EINVAL : ret;
+	if (data.size != CH_ID_LEN)
+		return EINVAL;
+	id[CH_ID_LEN] = '\0';
+	if ((ret = ch_agent_get(db, txn, id, a, DB_RMW)) != 0)
+		return ret == DB_NOTFOUND ? EINVAL : ret;
+	if (!ch_auth_equal(a->keyhash, hash, CH_HASH_LEN)) {
+		ch_agent_free(a);
+		return DB_NOTFOUND;
+	}
+	return 0;
+}
+
+/* Write a's record. */
+int
+ch_agent_put(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a)
+{
+	struct json_object *o;
+	const char *s;
+	DBT key, data;
+	size_t len;
+	int ret;
+
+	o = agent_encode(a);
+	s = ch_json_text(o, &len);
+	agent_dbt(&key, a->id, CH_ID_LEN);
+	agent_dbt(&data, s, len);
+	ret = db->agents->put(db->agents, txn, &key, &data, 0);
+	json_object_put(o);
+	return ret;
+}
+
+/* Lower-case copy of an ASCII name into out (size > len). */
+static void
+agent_lower(char *out, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		out[i] = (name[i] >= 'A' && name[i] <= 'Z') ?
+		    (char)(name[i] - 'A' + 'a') : name[i];
+	out[len] = '\0';
+}
+
+/*
+ * Store a new agent a (id, name, keyhash and created set by the caller),
+ * claiming its name.  CH_AGENT_EXISTS if the name is taken in any case.
+ */
+int
+ch_agent_create(struct ch_db *db, DB_TXN *txn, struct ch_agent *a)
+{
+	char lower[CH_NAME_MAX * 4 + 1];
+	size_t len = strlen(a->name);
+	DBT key, data;
+	int ret;
+
+	if (len >= sizeof(lower))
+		return EINVAL;
+	agent_lower(lower, a->name, len);
+	agent_dbt(&key, lower, len);
+	agent_dbt(&data, a->id, CH_ID_LEN);
+	ret = db->names->put(db->names, txn, &key, &data, DB_NOOVERWRITE);
+	if (ret == DB_KEYEXIST)
+		return CH_AGENT_EXISTS;
+	if (ret != 0)
+		return ret;
+	agent_dbt(&key, a->keyhash, CH_HASH_LEN);
+	if ((ret = db->keys->put(db->keys, txn, &key, &data,
+	    DB_NOOVERWRITE)) != 0)
+		return ret;
+	if ((ret = ch_agent_put(db, txn, a)) != 0)
+		return ret;
+	return ch_db_counter_add(db, txn, "agents", 1, NULL);
+}
+
+static void
+agent_presence_key(unsigned char *k, int64_t seen, const char *id)
+{
+	ch_db_be64(k, (uint64_t)seen);
+	memcpy(k + 8, id, CH_ID_LEN);
+}
+
+/* Drop a's presence entry, if any. */
+static int
+agent_unlist(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a)
+{
+	unsigned char k[PRESENCE_KEY];
+	DBT key;
+	int ret;
+
+	if (a->last_seen <= 0)
+		return 0;
+	agent_presence_key(k, a->last_seen, a->id);
+	agent_dbt(&key, k, sizeof(k));
+	ret = db->presence->del(db->presence, txn, &key, 0);
+	return ret == DB_NOTFOUND ? 0 : ret;
+}
+
+/*
+ * Record activity of a (read with DB_RMW) at now (seconds): it is online
+ * until now + the online window.  Nothing is written when a was already
+ * seen this second.
+ */
+int
+ch_agent_touch(struct ch_db *db, DB_TXN *txn, struct ch_agent *a,
+    int64_t now)
+{
+	unsigned char k[PRESENCE_KEY];
+	DBT key, data;
+	int ret;
+
+	if (a->last_seen == now)
+		return 0;
+	if ((ret = agent_unlist(db, txn, a)) != 0)
+		return ret;
+	agent_presence_key(k, now, a->id);
+	agent_dbt(&key, k, sizeof(k));
+	agent_dbt(&data, "", 0);
+	if ((ret = db->presence->put(db->presence, txn, &key, &data, 0)) != 0)
+		return ret;
+	a->last_seen = now;
+	return ch_agent_put(db, txn, a);
+}
+
+/* Take a (read with DB_RMW) offline until its next activity. */
+int
+ch_agent_leave(struct ch_db *db, DB_TXN *txn, struct ch_agent *a)
+{
+	int ret;
+
+	if (a->last_seen == 0)
+		return 0;
+	if ((ret = agent_unlist(db, txn, a)) != 0)
+		return ret;
+	a->last_seen = 0;
+	return ch_agent_put(db, txn, a);
+}
+
+/*
+ * Walk the agents seen within window seconds before now (seconds), the
+ * most recent first.  Each one's public object goes into list (a JSON
+ * array) unless list is NULL; *count gets how many there are.
+ */
+int
+ch_agent_online(struct ch_db *db, DB_TXN *txn, int64_t now,
+    unsigned int window, struct json_object *list, uint64_t *count)
+{
+	unsigned char kbuf[PRESENCE_KEY], start[8];
+	char id[CH_ID_LEN + 1];
+	struct ch_agent a;
+	DBC *c = NULL;
+	DBT key, data;
+	uint64_t n = 0;
+	int ret, cret;
+
+	ch_db_be64(start, (uint64_t)(now - (int64_t)window + 1));
+	if ((ret = db->presence->cursor(db->presence, txn, &c, 0)) != 0)
+		return ret;
+	agent_dbt(&key, NULL, 0);
+	key.data = kbuf;
+	key.ulen = sizeof(kbuf);
+	key.flags = DB_DBT_USERMEM;
+	agent_dbt(&data, NULL, 0);
+	data.flags = DB_DBT_PARTIAL; /* values are empty; skip them */
+	for (ret = c->get(c, &key, &data, DB_LAST); ret == 0;
+	    ret = c->get(c, &key, &data, DB_PREV)) {
+		if (key.size != PRESENCE_KEY) {
+			ret = EINVAL;
+			break;
+		}
+		if (memcmp(kbuf, start, 8) < 0)
+			break;
+		n++;
+		if (list == NULL)
+			continue;
+		memcpy(id, kbuf + 8, CH_ID_LEN);
+		id[CH_ID_LEN] = '\0';
+		if ((ret = ch_agent_get(db, txn, id, &a, 0)) == DB_NOTFOUND)
+			continue;
+		if (ret != 0)
+			break;
+		json_object_array_add(list, ch_agent_json(&a, 1));
+		ch_agent_free(&a);
+	}
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	if ((cret = c->close(c)) != 0 && ret == 0)
+		ret = cret;
+	if (ret == 0)
+		*count = n;
+	return ret;
+}
+
+/* The stats of PRODUCT.md: agents registered, online, messages stored. */
+int
+ch_agent_stats(struct ch_db *db, DB_TXN *txn, int64_t now,
+    unsigned int window, struct ch_stats *st)
+{
+	int ret;
+
+	if ((ret = ch_db_counter_get(db, txn, "agents", &st->total_agents)) !=
+	    0 ||
+	    (ret = ch_db_counter_get(db, txn, "messages",
+	    &st->total_messages)) != 0)
+		return ret;
+	return ch_agent_online(db, txn, now, window, NULL, &st->online_agents);
+}
+
+/* The public object of a, as GET /api/agents shows it. */
+struct json_object *
+ch_agent_json(const struct ch_agent *a, int online)
+{
+	struct json_object *o;
+
+	if ((o = json_object_new_object()) == NULL)
+		ch_fatal("json_object_new_object failed");
+	ch_json_addstr(o, "id", a->id);
+	ch_json_addstr(o, "name", a->name);
+	ch_json_addstr(o, "avatar", a->avatar);
+	json_object_object_add(o, "online", json_object_new_boolean(online));
+	json_object_object_add(o, "moltbookVerified",
+	    json_object_new_boolean(a->verified));
+	ch_json_addstr(o, "moltbookName", a->verified ? a->mb_name : NULL);
+	ch_json_addstr(o, "ownerTwitter",
+	    a->verified ? a->owner_twitter : NULL);
+	return o;
+}

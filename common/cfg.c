@@ -1,0 +1,338 @@
+/*
+ * cfg.c -- configuration: built-in defaults, then the config file, then
+ * CHATR_* environment variables, each overriding the one before.
+ *
+ * The file holds KEY = value lines with the same CHATR_* names as the
+ * environment; '#' starts a comment and values may be double-quoted.  The
+ * file is CHATR_CONFIG when set, else SYSCONFDIR/chatr.conf if it exists.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chatr.h"
+
+#ifndef CH_SYSCONFDIR
+#define CH_SYSCONFDIR "/etc"
+#endif
+#ifndef CH_LOCALSTATEDIR
+#define CH_LOCALSTATEDIR "/var"
+#endif
+
+enum cfg_type { CFG_UINT, CFG_STR, CFG_LIMIT, CFG_LEVEL };
+
+static const struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	size_t off;
+	const char *def;
+	unsigned int min, max; /* CFG_UINT */
+} keys[] = {
+#define K(n, t, f, d, lo, hi) {n, t, offsetof(struct ch_cfg, f), d, lo, hi}
+	K("CHATR_PORT", CFG_UINT, port, "8080", 1, 65535),
+	K("CHATR_VAR", CFG_STR, var, CH_LOCALSTATEDIR "/lib/chatr", 0, 0),
+	K("CHATR_PUBLIC_URL", CFG_STR, public_url, "", 0, 0),
+	K("CHATR_MOLTBOOK_API", CFG_STR, moltbook_api,
+	    "https://www.moltbook.com/api/v1", 0, 0),
+	K("CHATR_STATS_INTERVAL", CFG_UINT, stats_interval, "10", 1, 86400),
+	K("CHATR_LIMIT_MSG_VERIFIED", CFG_LIMIT, msg_verified, "10/60", 0, 0),
+	K("CHATR_LIMIT_MSG_UNVERIFIED", CFG_LIMIT, msg_unverified, "1/300", 0,
+	    0),
+	K("CHATR_LIMIT_REGISTER_IP", CFG_LIMIT, register_ip, "5/3600", 0, 0),
+	K("CHATR_LIMIT_REQUESTS_IP", CFG_LIMIT, requests_ip, "120/60", 0, 0),
+	K("CHATR_LIMIT_VERIFY", CFG_LIMIT, verify_agent, "10/3600", 0, 0),
+	K("CHATR_LIMIT_STREAMS_IP", CFG_UINT, streams_ip, "10", 0, 1000000),
+	K("CHATR_STREAMS_MAX", CFG_UINT, streams_max, "20000", 1, 1000000),
+	K("CHATR_ONLINE_WINDOW", CFG_UINT, online_window, "1800", 1,
+	    31536000),
+	K("CHATR_DB_CACHE_MB", CFG_UINT, db_cache_mb, "32", 1, 65536),
+	K("CHATR_LOG_LEVEL", CFG_LEVEL, log_level, "info", 0, 0),
+#undef K
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Parse a decimal in [min, max]; 0 on success. */
+int
+ch_cfg_parse_uint(const char *s, unsigned int min, unsigned int max,
+    unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/*
+ * Parse a limit "COUNT/SECONDS" (e.g. "10/60").  "off", or a count of 0,
+ * lifts the limit.  0 on success.
+ */
+int
+ch_cfg_parse_limit(const char *s, struct ch_limit *out)
+{
+	struct ch_limit l;
+	const char *slash;
+	char num[16];
+	size_t n;
+
+	if (strcmp(s, "off") == 0) {
+		out->count = 0;
+		out->seconds = 1;
+		return 0;
+	}
+	if ((slash = strchr(s, '/')) == NULL)
+		return -1;
+	n = (size_t)(slash - s);
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (ch_cfg_parse_uint(num, 0, 100000000, &l.count) != 0 ||
+	    ch_cfg_parse_uint(slash + 1, 1, 31536000, &l.seconds) != 0)
+		return -1;
+	*out = l;
+	return 0;
+}
+
+/* Set one key from text; 0 on success, else -1 with *cause set. */
+static int
+cfg_set(struct ch_cfg *cfg, const struct cfg_key *k, const char *v,
+    const char *where, char **cause)
+{
+	void *p = (char *)cfg + k->off;
+	char **sp;
+
+	switch (k->type) {
+	case CFG_UINT:
+		if (ch_cfg_parse_uint(v, k->min, k->max, p) != 0) {
+			*cause = ch_xprintf("%s: %s must be a number from %u "
+			    "to %u", where, k->name, k->min, k->max);
+			return -1;
+		}
+		break;
+	case CFG_STR:
+		sp = p;
+		free(*sp);
+		*sp = ch_xstrdup(v);
+		break;
+	case CFG_LIMIT:
+		if (ch_cfg_parse_limit(v, p) != 0) {
+			*cause = ch_xprintf("%s: %s must be COUNT/SECONDS "
+			    "(like 10/60) or off", where, k->name);
+			return -1;
+		}
+		break;
+	case CFG_LEVEL:
+		if (ch_log_parse_level(v, p) != 0) {
+			*cause = ch_xprintf("%s: %s must be err, warn, info "
+			    "or debug", where, k->name);
+			return -1;
+		}
+		break;
+	}
+	return 0;
+}
+
+static const struct cfg_key *
+cfg_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Trim white space at both ends of s, in place. */
+static char *
+cfg_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+	    e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+/* Read the config file at path. */
+static int
+cfg_file(struct ch_cfg *cfg, const char *path, char **cause)
+{
+	const struct cfg_key *k;
+	char line[4096], where[PATH_MAX + 32], *s, *eq, *v;
+	unsigned int n = 0;
+	size_t len;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		*cause = ch_xprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		n++;
+		snprintf(where, sizeof(where), "%s:%u", path, n);
+		len = strlen(line);
+		if (len > 0 && line[len - 1] != '\n' && !feof(f)) {
+			*cause = ch_xprintf("%s: line too long", where);
+			goto fail;
+		}
+		s = cfg_trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			*cause = ch_xprintf("%s: expected KEY = value", where);
+			goto fail;
+		}
+		*eq = '\0';
+		s = cfg_trim(s);
+		v = cfg_trim(eq + 1);
+		len = strlen(v);
+		if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+			v[len - 1] = '\0';
+			v++;
+		}
+		if ((k = cfg_find(s)) == NULL) {
+			*cause = ch_xprintf("%s: unknown key %s", where, s);
+			goto fail;
+		}
+		if (cfg_set(cfg, k, v, where, cause) != 0)
+			goto fail;
+	}
+	if (ferror(f)) {
+		*cause = ch_xprintf("%s: read error", path);
+		goto fail;
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+/* Strip trailing slashes from a URL setting. */
+static void
+cfg_untrail(char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 0 && s[len - 1] == '/')
+		s[--len] = '\0';
+}
+
+/*
+ * Load the configuration into cfg: defaults, then the file (path, else
+ * $CHATR_CONFIG, else SYSCONFDIR/chatr.conf when it exists), then the
+ * environment.  0 on success; else -1 with an allocated *cause.
+ */
+int
+ch_cfg_load(struct ch_cfg *cfg, const char *path, char **cause)
+{
+	const char *v;
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < NKEYS; i++)
+		if (cfg_set(cfg, &keys[i], keys[i].def, "default", cause) != 0)
+			goto fail;
+	if (path == NULL && (path = getenv("CHATR_CONFIG")) != NULL &&
+	    *path == '\0')
+		path = NULL;
+	if (path != NULL) {
+		if (cfg_file(cfg, path, cause) != 0)
+			goto fail;
+	} else if (access(CH_SYSCONFDIR "/chatr.conf", F_OK) == 0) {
+		if (cfg_file(cfg, CH_SYSCONFDIR "/chatr.conf", cause) != 0)
+			goto fail;
+	}
+	for (i = 0; i < NKEYS; i++) {
+		if ((v = getenv(keys[i].name)) == NULL || *v == '\0')
+			continue;
+		if (cfg_set(cfg, &keys[i], v, "environment", cause) != 0)
+			goto fail;
+	}
+	if (cfg->var[0] == '\0') {
+		*cause = ch_xprintf("CHATR_VAR must not be empty");
+		goto fail;
+	}
+	cfg_untrail(cfg->public_url);
+	cfg_untrail(cfg->moltbook_api);
+	if (cfg->public_url[0] == '\0') {
+		free(cfg->public_url);
+		cfg->public_url = ch_xprintf("http://127.0.0.1:%u", cfg->port);
+	}
+	cfg->db_home = ch_xprintf("%s/db", cfg->var);
+	cfg->msglog = ch_xprintf("%s/messages.log", cfg->var);
+	cfg->msglock = ch_xprintf("%s/run/messages.lock", cfg->var);
+	cfg->relay_socket = ch_xprintf("%s/run/relay.sock", cfg->var);
+	ch_log_set_level(cfg->log_level);
+	return 0;
+fail:
+	ch_cfg_free(cfg);
+	return -1;
+}
+
+/* Free what ch_cfg_load allocated. */
+void
+ch_cfg_free(struct ch_cfg *cfg)
+{
+	free(cfg->var);
+	free(cfg->public_url);
+	free(cfg->moltbook_api);
+	free(cfg->db_home);
+	free(cfg->msglog);
+	free(cfg->msglock);
+	free(cfg->relay_socket);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Append the effective settings as KEY = value lines. */
+void
+ch_cfg_dump(const struct ch_cfg *cfg, struct ch_buf *b)
+{
+	static const char *lv[] = {"err", "warn", "info", "debug"};
+	const struct ch_limit *l;
+	const void *p;
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		p = (const char *)cfg + keys[i].off;
+		switch (keys[i].type) {
+		case CFG_UINT:
+			ch_buf_addf(b, "%s = %u\n", keys[i].name,
+			    *(const unsigned int *)p);
+			break;
+		case CFG_STR:
+			ch_buf_addf(b, "%s = %s\n", keys[i].name,
+			    *(char *const *)p);
+			break;
+		case CFG_LIMIT:
+			l = p;
+			if (l->count == 0)
+				ch_buf_addf(b, "%s = off\n", keys[i].name);
+			else
+				ch_buf_addf(b, "%s = %u/%u\n", keys[i].name,
+				    l->count, l->seconds);
+			break;
+		case CFG_LEVEL:
+			ch_buf_addf(b, "%s = %s\n", keys[i].name,
+			    lv[*(const enum ch_log_level *)p]);
+			break;
+		}
+	}
+}

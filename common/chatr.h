@@ -1,0 +1,340 @@
+/*
+ * chatr.h -- the one public header of libchatr, the library every chatr
+ * program links.  Sections follow the source files of common/.
+ */
+#ifndef CHATR_H
+#define CHATR_H
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <db.h>
+#include <json-c/json.h>
+
+#ifndef __dead
+#define __dead __attribute__((__noreturn__))
+#endif
+#define CH_PRINTF(a, b) __attribute__((__format__(__printf__, a, b)))
+
+/* Sizes fixed by the product. */
+#define CH_BODY_MAX 16384	     /* request body cap, bytes */
+#define CH_JSON_DEPTH 8		     /* nesting allowed in a request */
+#define CH_NAME_MIN 2		     /* agent name, characters */
+#define CH_NAME_MAX 32
+#define CH_AVATAR_MAX 64	     /* avatar, characters */
+#define CH_CONTENT_MAX 250	     /* message content, characters */
+#define CH_HISTORY 100		     /* messages in a history event */
+#define CH_ID_LEN 36		     /* uuid text */
+#define CH_KEY_PREFIX "chatr_"
+#define CH_KEY_LEN (6 + 32)	     /* chatr_ + 32 hex digits */
+#define CH_HASH_LEN 32		     /* SHA-256 */
+#define CH_ADDR_MAX 64		     /* client address text */
+
+/* mem.c */
+struct ch_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void *ch_xmalloc(size_t);
+void *ch_xcalloc(size_t, size_t);
+void *ch_xreallocarray(void *, size_t, size_t);
+char *ch_xstrdup(const char *);
+char *ch_xstrndup(const char *, size_t);
+char *ch_xprintf(const char *, ...) CH_PRINTF(1, 2);
+char *ch_xvprintf(const char *, va_list) CH_PRINTF(1, 0);
+void ch_wipe(void *, size_t);
+void ch_buf_add(struct ch_buf *, const void *, size_t);
+void ch_buf_adds(struct ch_buf *, const char *);
+void ch_buf_addf(struct ch_buf *, const char *, ...) CH_PRINTF(2, 3);
+void ch_buf_reset(struct ch_buf *);
+void ch_buf_free(struct ch_buf *);
+
+/* log.c */
+enum ch_log_level {
+	CH_LOG_ERR,
+	CH_LOG_WARN,
+	CH_LOG_INFO,
+	CH_LOG_DEBUG,
+	CH_LOG__MAX
+};
+void ch_log_init(const char *);
+void ch_log_set_level(enum ch_log_level);
+int ch_log_parse_level(const char *, enum ch_log_level *);
+void ch_log_set_reqid(unsigned long);
+void ch_log_write(enum ch_log_level, const char *, int, const char *, ...)
+    CH_PRINTF(4, 5);
+__dead void ch_log_fatal(const char *, int, const char *, ...) CH_PRINTF(3, 4);
+size_t ch_log_escape(char *, size_t, const char *, size_t);
+#define ch_log_err(...) ch_log_write(CH_LOG_ERR, __FILE__, __LINE__, __VA_ARGS__)
+#define ch_log_warn(...)                                                       \
+	ch_log_write(CH_LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define ch_log_info(...)                                                       \
+	ch_log_write(CH_LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define ch_log_debug(...)                                                      \
+	ch_log_write(CH_LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
+#define ch_fatal(...) ch_log_fatal(__FILE__, __LINE__, __VA_ARGS__)
+
+/* time.c */
+int64_t ch_time_ms(void);
+int64_t ch_time_mono_ms(void);
+int ch_time_iso(int64_t, char *, size_t);
+
+/* utf8.c */
+int ch_utf8_count(const char *, size_t, size_t *);
+int ch_utf8_blank(const char *, size_t);
+
+/* err.c */
+enum ch_err {
+	CH_ERR_OK,
+	CH_ERR_INVAL,	  /* 400 */
+	CH_ERR_AUTH,	  /* 401 */
+	CH_ERR_FORBIDDEN, /* 403 */
+	CH_ERR_NOTFOUND,  /* 404 */
+	CH_ERR_METHOD,	  /* 405 */
+	CH_ERR_CONFLICT,  /* 409 */
+	CH_ERR_TOOBIG,	  /* 413 */
+	CH_ERR_LIMIT,	  /* 429 */
+	CH_ERR_INTERNAL,  /* 500 */
+	CH_ERR_UPSTREAM,  /* 502 */
+	CH_ERR_UNAVAIL,	  /* 503 */
+	CH_ERR__MAX
+};
+int ch_err_status(enum ch_err);
+const char *ch_err_reason(enum ch_err);
+const char *ch_err_text(enum ch_err);
+
+/* cfg.c */
+struct ch_limit {
+	unsigned int count; /* 0: no limit */
+	unsigned int seconds;
+};
+struct ch_cfg {
+	unsigned int port;
+	char *var;
+	char *public_url;
+	char *moltbook_api;
+	unsigned int stats_interval;
+	struct ch_limit msg_verified;
+	struct ch_limit msg_unverified;
+	struct ch_limit register_ip;
+	struct ch_limit requests_ip;
+	struct ch_limit verify_agent;
+	unsigned int streams_ip;
+	unsigned int streams_max;
+	unsigned int online_window;
+	unsigned int db_cache_mb;
+	enum ch_log_level log_level;
+	/* Derived from var. */
+	char *db_home;
+	char *msglog;
+	char *msglock;
+	char *relay_socket;
+};
+int ch_cfg_load(struct ch_cfg *, const char *, char **);
+void ch_cfg_free(struct ch_cfg *);
+int ch_cfg_parse_limit(const char *, struct ch_limit *);
+int ch_cfg_parse_uint(const char *, unsigned int, unsigned int,
+    unsigned int *);
+void ch_cfg_dump(const struct ch_cfg *, struct ch_buf *);
+
+/* json.c */
+int ch_json_parse(const char *, size_t, struct json_object **, char **);
+const char *ch_json_str(struct json_object *, const char *, size_t *);
+struct json_object *ch_json_str_or_null(const char *);
+const char *ch_json_text(struct json_object *, size_t *);
+int ch_json_addstr(struct json_object *, const char *, const char *);
+
+/* db.c */
+struct ch_db {
+	DB_ENV *env;
+	DB *agents;   /* agent id -> agent record (JSON) */
+	DB *names;    /* lower-case name -> agent id */
+	DB *keys;     /* SHA-256 of API key -> agent id */
+	DB *presence; /* big-endian last-seen seconds + agent id -> "" */
+	DB *messages; /* big-endian message id -> message JSON */
+	DB *meta;     /* counter name -> big-endian uint64 */
+	DB *limits;   /* limit key -> window buckets */
+	DB *mbnames;  /* lower-case Moltbook name -> agent id */
+	int64_t last_checkpoint;
+};
+#define CH_DB_RETRIES 8
+int ch_db_open(struct ch_db *, const struct ch_cfg *, char **);
+void ch_db_close(struct ch_db *);
+int ch_db_begin(struct ch_db *, DB_TXN **, uint32_t);
+int ch_db_commit(DB_TXN *, uint32_t);
+void ch_db_abort(DB_TXN *);
+int ch_db_flush(struct ch_db *);
+void ch_db_maintain(struct ch_db *, int);
+int ch_db_retryable(int);
+int ch_db_counter_get(struct ch_db *, DB_TXN *, const char *, uint64_t *);
+int ch_db_counter_add(struct ch_db *, DB_TXN *, const char *, int64_t,
+    uint64_t *);
+void ch_db_be64(unsigned char *, uint64_t);
+uint64_t ch_db_get_be64(const unsigned char *);
+
+/* auth.c */
+int ch_auth_new_key(char *, size_t);
+int ch_auth_new_uuid(char *, size_t);
+int ch_auth_random(void *, size_t);
+void ch_auth_hash(const char *, size_t, unsigned char *);
+int ch_auth_bearer(const char *, const char **);
+int ch_auth_equal(const void *, const void *, size_t);
+
+/* agent.c */
+struct ch_agent {
+	char id[CH_ID_LEN + 1];
+	char *name;
+	char *avatar;
+	unsigned char keyhash[CH_HASH_LEN];
+	int64_t created;   /* ms since the epoch */
+	int64_t last_seen; /* seconds since the epoch; 0: offline */
+	int verified;
+	char *mb_name;
+	char *owner_twitter;
+	char *verify_code;
+};
+struct ch_stats {
+	uint64_t total_agents;
+	uint64_t online_agents;
+	uint64_t total_messages;
+};
+void ch_agent_free(struct ch_agent *);
+int ch_agent_get(struct ch_db *, DB_TXN *, const char *, struct ch_agent *,
+    uint32_t);
+int ch_agent_by_key(struct ch_db *, DB_TXN *, const unsigned char *,
+    struct ch_agent *);
+int ch_agent_put(struct ch_db *, DB_TXN *, const struct ch_agent *);
+int ch_agent_create(struct ch_db *, DB_TXN *, struct ch_agent *);
+int ch_agent_touch(struct ch_db *, DB_TXN *, struct ch_agent *, int64_t);
+int ch_agent_leave(struct ch_db *, DB_TXN *, struct ch_agent *);
+int ch_agent_online(struct ch_db *, DB_TXN *, int64_t, unsigned int,
+    struct json_object *, uint64_t *);
+int ch_agent_stats(struct ch_db *, DB_TXN *, int64_t, unsigned int,
+    struct ch_stats *);
+struct json_object *ch_agent_json(const struct ch_agent *, int);
+#define CH_AGENT_EXISTS 1 /* ch_agent_create: name taken */
+
+/* limit.c */
+#define CH_LIMITED 1
+int ch_limit_hit(struct ch_db *, DB_TXN *, const char *,
+    const struct ch_limit *, int64_t, unsigned int *);
+int ch_limit_check(struct ch_db *, DB_TXN *, const char *,
+    const struct ch_limit *, int64_t, unsigned int *);
+
+/* valid.c */
+enum ch_ftype {
+	CH_FT_STRING, /* JSON string, length in characters */
+	CH_FT__MAX
+};
+struct ch_field {
+	const char *name;
+	enum ch_ftype type;
+	int required;
+	unsigned int min; /* characters */
+	unsigned int max;
+	int (*check)(const char *, size_t, const char **);
+};
+#define CH_FIELDS_MAX 8
+struct ch_value {
+	const char *str; /* NULL when absent; borrowed from the request */
+	size_t len;	 /* bytes */
+	size_t chars;	 /* characters */
+};
+int ch_valid_fields(const struct ch_field *, size_t, struct json_object *,
+    struct ch_value *, char **);
+int ch_valid_name(const char *, size_t, const char **);
+int ch_valid_mbname(const char *, size_t, const char **);
+
+/* req.c */
+enum ch_method {
+	CH_GET,
+	CH_POST,
+	CH_HEAD,
+	CH_PUT,
+	CH_DELETE,
+	CH_PATCH,
+	CH_OPTIONS,
+	CH_METHOD__MAX
+};
+struct ch_req;
+struct ch_io {
+	const char *(*param)(struct ch_req *, const char *);
+	ssize_t (*read)(struct ch_req *, char *, size_t);
+	int (*write)(struct ch_req *, const char *, size_t);
+};
+struct ch_endpoint;
+struct ch_req {
+	const struct ch_endpoint *ep;
+	const struct ch_io *io;
+	void *io_arg;
+	const struct ch_cfg *cfg;
+	struct ch_db *db;
+	unsigned long id;
+	int64_t now;   /* ms since the epoch, at accept */
+	int64_t start; /* monotonic ms, at accept */
+	enum ch_method method;
+	char *path;	/* decoded-free request path */
+	char *query;	/* raw query string, never NULL */
+	char addr[CH_ADDR_MAX];
+	char *body;
+	size_t bodylen;
+	struct json_object *json;
+	struct ch_value val[CH_FIELDS_MAX];
+	int authed;
+	struct ch_agent agent;
+	struct json_object *resp; /* success body, owned */
+	int status;		  /* success status, 200 if 0 */
+	enum ch_err err;
+	char *errmsg;
+	unsigned int retry_after;
+	int errstatus; /* overrides err's status when set */
+	int dberr;
+	void *data; /* endpoint state, freed by the endpoint's reset */
+};
+int ch_req_method(const char *, enum ch_method *);
+const char *ch_req_method_name(enum ch_method);
+const char *ch_req_param(struct ch_req *, const char *);
+int ch_req_query(struct ch_req *, const char *, char *, size_t);
+int ch_fail(struct ch_req *, enum ch_err, const char *, ...) CH_PRINTF(3, 4);
+int ch_fail_db(struct ch_req *, int);
+int ch_fail_retry(struct ch_req *, enum ch_err, unsigned int, const char *,
+    ...) CH_PRINTF(4, 5);
+void ch_req_reset(struct ch_req *);
+
+/* resp.c */
+int ch_resp_json(struct ch_req *, int, struct json_object *,
+    const char *);
+int ch_resp_error(struct ch_req *);
+
+/* serve.c */
+enum ch_opflag {
+	CH_OP_AUTH = 0x01,     /* Bearer key required */
+	CH_OP_BODY = 0x02,     /* JSON object body (may be empty if no
+				  required fields) */
+	CH_OP_READONLY = 0x04, /* handler only reads */
+	CH_OP_DURABLE = 0x08,  /* flush the log before answering */
+	CH_OP_NOTOUCH = 0x10,  /* auth does not count as activity */
+};
+struct ch_op {
+	unsigned int flags;
+	const struct ch_field *fields;
+	size_t nfields;
+	int (*prepare)(struct ch_req *);
+	int (*handler)(struct ch_req *, DB_TXN *);
+	int (*lock)(struct ch_req *);
+	void (*unlock)(struct ch_req *);
+	int (*after)(struct ch_req *);
+};
+struct ch_endpoint {
+	const char *name; /* program is chatr-<name> */
+	const char *path; /* exact path, NULL for any /api/ path */
+	const struct ch_op *op[CH_METHOD__MAX];
+	void (*reset)(struct ch_req *);
+};
+int ch_serve(const struct ch_endpoint *, int, char **);
+
+#endif /* CHATR_H */

@@ -1,0 +1,171 @@
+/*
+ * limit.c -- rate limits as sliding windows kept in the shared store, so
+ * they hold across processes and restarts.
+ *
+ * A limit allows `count` events in any `seconds`-long window.  Each
+ * limited subject (an address, an agent) has one record in the limits
+ * database: up to 65 buckets, each the start of a time slice of 1/64 of
+ * the window and the events counted in it.  An event leaves the window
+ * when its whole slice has, so the limit is never exceeded and is at most
+ * 1/64 of the window stricter than exact; a record stays small whatever
+ * the count.  Retry-After is the time until enough events leave.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "chatr.h"
+
+#define LIMIT_SLICES 64
+#define LIMIT_BUCKETS (LIMIT_SLICES + 2)
+#define LIMIT_BUCKET_SIZE 12
+
+struct limit_bucket {
+	int64_t start; /* ms since the epoch */
+	uint32_t n;
+};
+
+static void
+limit_dbt(DBT *d, const void *p, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)p;
+	d->size = (uint32_t)len;
+}
+
+static void
+limit_put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t
+limit_get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static int
+limit_run(struct ch_db *db, DB_TXN *txn, const char *subject,
+    const struct ch_limit *l, int64_t now, unsigned int *retry, int record)
+{
+	unsigned char raw[LIMIT_BUCKETS * LIMIT_BUCKET_SIZE];
+	struct limit_bucket b[LIMIT_BUCKETS];
+	int64_t window, slice, wait;
+	uint64_t total = 0, need, sum;
+	size_t nb = 0, i, first;
+	DBT key, data;
+	int ret, xret, changed = 0;
+
+	if (l->count == 0)
+		return 0;
+	window = (int64_t)l->seconds * 1000;
+	slice = (window + LIMIT_SLICES - 1) / LIMIT_SLICES;
+	limit_dbt(&key, subject, strlen(subject));
+	limit_dbt(&data, NULL, 0);
+	data.data = raw;
+	data.ulen = sizeof(raw);
+	data.flags = DB_DBT_USERMEM;
+	ret = db->limits->get(db->limits, txn, &key, &data, DB_RMW);
+	if (ret == 0 && data.size % LIMIT_BUCKET_SIZE == 0) {
+		nb = data.size / LIMIT_BUCKET_SIZE;
+		for (i = 0; i < nb; i++) {
+			b[i].start = (int64_t)ch_db_get_be64(raw +
+			    i * LIMIT_BUCKET_SIZE);
+			b[i].n = limit_get32(raw + i * LIMIT_BUCKET_SIZE + 8);
+		}
+	} else if (ret == 0 || ret == DB_BUFFER_SMALL) {
+		ch_log_warn("limit record of %s is corrupt; resetting", subject);
+		changed = 1;
+	} else if (ret != DB_NOTFOUND)
+		return ret;
+
+	/* Forget slices that have left the window. */
+	for (first = 0; first < nb; first++)
+		if (b[first].start + slice + window > now)
+			break;
+	if (first > 0) {
+		memmove(b, b + first, (nb - first) * sizeof(b[0]));
+		nb -= first;
+		changed = 1;
+	}
+	for (i = 0; i < nb; i++)
+		total += b[i].n;
+
+	if (total >= l->count) {
+		/* Wait until enough events leave for one more. */
+		need = total - l->count + 1;
+		for (i = 0, sum = 0; i < nb; i++) {
+			sum += b[i].n;
+			if (sum >= need)
+				break;
+		}
+		if (i == nb)
+			i = nb - 1;
+		wait = b[i].start + slice + window - now;
+		if (retry != NULL)
+			*retry = (unsigned int)((wait + 999) / 1000);
+		if (retry != NULL && *retry == 0)
+			*retry = 1;
+		ret = CH_LIMITED;
+		if (!changed)
+			return ret;
+	} else if (record) {
+		if (nb > 0 && b[nb - 1].start == now - now % slice)
+			b[nb - 1].n++;
+		else {
+			if (nb == LIMIT_BUCKETS) {
+				/* Clock went backwards; fold the oldest. */
+				b[1].n += b[0].n;
+				memmove(b, b + 1, (nb - 1) * sizeof(b[0]));
+				nb--;
+			}
+			b[nb].start = now - now % slice;
+			b[nb].n = 1;
+			nb++;
+		}
+		changed = 1;
+		ret = 0;
+	} else {
+		ret = 0;
+		if (!changed)
+			return ret;
+	}
+
+	if (nb == 0) {
+		xret = db->limits->del(db->limits, txn, &key, 0);
+		return xret != 0 && xret != DB_NOTFOUND ? xret : ret;
+	}
+	for (i = 0; i < nb; i++) {
+		ch_db_be64(raw + i * LIMIT_BUCKET_SIZE, (uint64_t)b[i].start);
+		limit_put32(raw + i * LIMIT_BUCKET_SIZE + 8, b[i].n);
+	}
+	limit_dbt(&data, raw, nb * LIMIT_BUCKET_SIZE);
+	xret = db->limits->put(db->limits, txn, &key, &data, 0);
+	return xret != 0 ? xret : ret;
+}
+
+/*
+ * Count one event of subject against l at now (ms) if the limit allows
+ * it: 0 when allowed and counted; CH_LIMITED when not, with *retry the
+ * seconds to wait; else a Berkeley DB error.
+ */
+int
+ch_limit_hit(struct ch_db *db, DB_TXN *txn, const char *subject,
+    const struct ch_limit *l, int64_t now, unsigned int *retry)
+{
+	return limit_run(db, txn, subject, l, now, retry, 1);
+}
+
+/* As ch_limit_hit, but only check: nothing is counted. */
+int
+ch_limit_check(struct ch_db *db, DB_TXN *txn, const char *subject,
+    const struct ch_limit *l, int64_t now, unsigned int *retry)
+{
+	return limit_run(db, txn, subject, l, now, retry, 0);
+}

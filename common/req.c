@@ -1,0 +1,187 @@
+/*
+ * req.c -- the per-request state: parameters, query strings, failures.
+ *
+ * Everything a request allocates hangs off struct ch_req and goes in
+ * ch_req_reset(), so nothing survives into the next request.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chatr.h"
+
+static const char *methods[CH_METHOD__MAX] = {
+	"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"
+};
+
+/* Parse an HTTP method name; 0 on success. */
+int
+ch_req_method(const char *s, enum ch_method *out)
+{
+	int i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < CH_METHOD__MAX; i++)
+		if (strcmp(s, methods[i]) == 0) {
+			*out = (enum ch_method)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The name of method m. */
+const char *
+ch_req_method_name(enum ch_method m)
+{
+	return (unsigned)m < CH_METHOD__MAX ? methods[m] : "?";
+}
+
+/* A CGI parameter of the request (borrowed), or NULL. */
+const char *
+ch_req_param(struct ch_req *req, const char *name)
+{
+	return req->io->param(req, name);
+}
+
+static int
+req_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Find name in the query string and decode its value (%XX and '+') into
+ * out (size outsz).  0 if found, 1 if absent, -1 if the value is
+ * malformed or does not fit.
+ */
+int
+ch_req_query(struct ch_req *req, const char *name, char *out, size_t outsz)
+{
+	const char *p = req->query, *end, *eq;
+	size_t nlen = strlen(name), o;
+	int hi, lo;
+
+	while (*p != '\0') {
+		end = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq != NULL && (size_t)(eq - p) == nlen &&
+		    memcmp(p, name, nlen) == 0) {
+			for (o = 0, p = eq + 1; p < end; p++) {
+				if (o + 1 >= outsz)
+					return -1;
+				if (*p == '+')
+					out[o++] = ' ';
+				else if (*p == '%') {
+					if (end - p < 3 ||
+					    (hi = req_hexval(p[1])) < 0 ||
+					    (lo = req_hexval(p[2])) < 0 ||
+					    (hi == 0 && lo == 0))
+						return -1;
+					out[o++] = (char)(hi << 4 | lo);
+					p += 2;
+				} else
+					out[o++] = *p;
+			}
+			out[o] = '\0';
+			return 0;
+		}
+		p = *end == '&' ? end + 1 : end;
+	}
+	return 1;
+}
+
+static int
+req_vfail(struct ch_req *req, enum ch_err err, const char *fmt, va_list ap)
+{
+	req->err = err;
+	free(req->errmsg);
+	req->errmsg = fmt != NULL ? ch_xvprintf(fmt, ap) : NULL;
+	return -1;
+}
+
+/*
+ * Fail the request with err and a sentence for the client (fmt NULL:
+ * the error's default sentence).  Returns -1 for the handler to return.
+ */
+int
+ch_fail(struct ch_req *req, enum ch_err err, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = req_vfail(req, err, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* As ch_fail, for 429: the client may retry after secs seconds. */
+int
+ch_fail_retry(struct ch_req *req, enum ch_err err, unsigned int secs,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = req_vfail(req, err, fmt, ap);
+	va_end(ap);
+	req->retry_after = secs;
+	return ret;
+}
+
+/*
+ * Fail the request on Berkeley DB error ret.  ch_serve retries the
+ * transaction when ret is a deadlock or lock timeout; any other error
+ * becomes a generic 500 (503 when the environment needs recovery).
+ */
+int
+ch_fail_db(struct ch_req *req, int ret)
+{
+	req->dberr = ret;
+	if (ret == DB_RUNRECOVERY)
+		return ch_fail(req, CH_ERR_UNAVAIL, NULL);
+	if (!ch_db_retryable(ret))
+		ch_log_err("store: %s", db_strerror(ret));
+	return ch_fail(req, CH_ERR_INTERNAL, NULL);
+}
+
+/* Free everything the request allocated and clear it for the next. */
+void
+ch_req_reset(struct ch_req *req)
+{
+	if (req->ep != NULL && req->ep->reset != NULL)
+		req->ep->reset(req);
+	free(req->path);
+	free(req->query);
+	if (req->body != NULL)
+		ch_wipe(req->body, req->bodylen);
+	free(req->body);
+	if (req->json != NULL)
+		json_object_put(req->json);
+	if (req->resp != NULL)
+		json_object_put(req->resp);
+	ch_agent_free(&req->agent);
+	free(req->errmsg);
+	req->path = req->query = req->body = req->errmsg = NULL;
+	req->json = req->resp = NULL;
+	req->bodylen = 0;
+	req->authed = 0;
+	req->status = 0;
+	req->err = CH_ERR_OK;
+	req->retry_after = 0;
+	req->errstatus = 0;
+	req->dberr = 0;
+	req->data = NULL;
+	req->addr[0] = '\0';
+	memset(req->val, 0, sizeof(req->val));
+}

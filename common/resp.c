@@ -1,0 +1,115 @@
+/*
+ * resp.c -- writing responses.  Every body is JSON; errors always have
+ * the shape {"success":false,"error":"<sentence>"}.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "chatr.h"
+
+/* Reason phrases of the statuses lighttpd itself may report. */
+static const char *
+resp_reason(int status)
+{
+	switch (status) {
+	case 201:
+		return "Created";
+	case 408:
+		return "Request Timeout";
+	case 411:
+		return "Length Required";
+	case 414:
+		return "URI Too Long";
+	case 417:
+		return "Expectation Failed";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 501:
+		return "Not Implemented";
+	case 504:
+		return "Gateway Timeout";
+	}
+	return status >= 500 ? "Server Error" : status >= 400 ?
+	    "Client Error" : "OK";
+}
+
+/*
+ * Write a complete response: status, headers (extra: more header lines,
+ * each ending in \r\n, or NULL) and o as the body.  HEAD gets no body.
+ */
+int
+ch_resp_json(struct ch_req *req, int status, struct json_object *o,
+    const char *extra)
+{
+	struct ch_buf b = {0};
+	const char *body, *reason = "OK";
+	size_t len;
+	int e, ret;
+
+	for (e = 0; e < CH_ERR__MAX; e++)
+		if (ch_err_status((enum ch_err)e) == status) {
+			reason = ch_err_reason((enum ch_err)e);
+			break;
+		}
+	if (e == CH_ERR__MAX)
+		reason = resp_reason(status);
+	body = ch_json_text(o, &len);
+	ch_buf_addf(&b,
+	    "Status: %d %s\r\n"
+	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s\r\n",
+	    status, reason, len + 1, extra != NULL ? extra : "");
+	if (req->method != CH_HEAD) {
+		ch_buf_add(&b, body, len);
+		ch_buf_add(&b, "\n", 1);
+	}
+	ret = req->io->write(req, b.data, b.len);
+	ch_buf_free(&b);
+	return ret;
+}
+
+/* Write req's error (req->err, req->errmsg) as the JSON error response. */
+int
+ch_resp_error(struct ch_req *req)
+{
+	struct json_object *o;
+	struct ch_buf extra = {0};
+	const char *msg, *sep = "";
+	int ret, m;
+
+	ch_buf_adds(&extra, "");
+	if (req->err == CH_ERR_LIMIT && req->retry_after > 0)
+		ch_buf_addf(&extra, "Retry-After: %u\r\n", req->retry_after);
+	if (req->err == CH_ERR_METHOD && req->ep != NULL &&
+	    req->ep->path != NULL) {
+		ch_buf_adds(&extra, "Allow: ");
+		for (m = 0; m < CH_METHOD__MAX; m++) {
+			if (req->ep->op[m] == NULL)
+				continue;
+			ch_buf_addf(&extra, "%s%s", sep,
+			    ch_req_method_name((enum ch_method)m));
+			sep = ", ";
+			if (m == CH_GET && req->ep->op[CH_HEAD] == NULL)
+				ch_buf_adds(&extra, ", HEAD");
+		}
+		ch_buf_adds(&extra, "\r\n");
+	}
+	msg = req->errmsg != NULL ? req->errmsg : ch_err_text(req->err);
+	if ((o = json_object_new_object()) == NULL)
+		ch_fatal("json_object_new_object failed");
+	json_object_object_add(o, "success", json_object_new_boolean(0));
+	ch_json_addstr(o, "error", msg);
+	if (req->err == CH_ERR_LIMIT && req->retry_after > 0)
+		json_object_object_add(o, "retryAfter",
+		    json_object_new_int64(req->retry_after));
+	ret = ch_resp_json(req, req->errstatus != 0 ? req->errstatus :
+	    ch_err_status(req->err), o, extra.data);
+	json_object_put(o);
+	ch_buf_free(&extra);
+	return ret;
+}

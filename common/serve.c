@@ -1,0 +1,589 @@
+/*
+ * serve.c -- the request loop every endpoint program runs, and the only
+ * file that touches libfcgi.
+ *
+ * Started by a FastCGI server (lighttpd's bin-path) the program loops over
+ * requests; started any other way it serves one plain-CGI request from its
+ * environment and stdin, then exits.  Each request goes through:
+ *
+ *	path and method		404 / 405
+ *	address limit		429 (CHATR_LIMIT_REQUESTS_IP)
+ *	API key			401; a valid key counts as activity
+ *	body			413 past CH_BODY_MAX, 400 if not a JSON object
+ *	fields			400, against the operation's table
+ *	prepare			work outside any transaction (network)
+ *	handler			in one transaction, retried on deadlock
+ *	after			once committed (still under the op's lock)
+ *	answer			JSON, or the JSON error of ch_resp_error
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "chatr.h"
+
+#define SERVE_DB_RETRY_MS 2000
+
+static volatile sig_atomic_t serve_stop;
+
+static void
+serve_onsignal(int sig)
+{
+	(void)sig;
+	serve_stop = 1;
+	FCGX_ShutdownPending();
+}
+
+/* FastCGI request I/O. */
+static const char *
+fcgi_param(struct ch_req *req, const char *name)
+{
+	FCGX_Request *fr = req->io_arg;
+
+	return FCGX_GetParam(name, fr->envp);
+}
+
+static ssize_t
+fcgi_read(struct ch_req *req, char *buf, size_t len)
+{
+	FCGX_Request *fr = req->io_arg;
+	int n;
+
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	n = FCGX_GetStr(buf, (int)len, fr->in);
+	if (n < 0 || (n == 0 && FCGX_GetError(fr->in) != 0))
+		return -1;
+	return n;
+}
+
+static int
+fcgi_write(struct ch_req *req, const char *buf, size_t len)
+{
+	FCGX_Request *fr = req->io_arg;
+
+	if (len > INT32_MAX ||
+	    FCGX_PutStr(buf, (int)len, fr->out) != (int)len)
+		return -1;
+	return 0;
+}
+
+static const struct ch_io fcgi_io = {fcgi_param, fcgi_read, fcgi_write};
+
+/* Plain-CGI request I/O: the environment, stdin and stdout. */
+static const char *
+cgi_param(struct ch_req *req, const char *name)
+{
+	(void)req;
+	return getenv(name);
+}
+
+static ssize_t
+cgi_read(struct ch_req *req, char *buf, size_t len)
+{
+	ssize_t n;
+
+	(void)req;
+	do
+		n = read(STDIN_FILENO, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+static int
+cgi_write(struct ch_req *req, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	(void)req;
+	while (len > 0) {
+		n = write(STDOUT_FILENO, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static const struct ch_io cgi_io = {cgi_param, cgi_read, cgi_write};
+
+/* Sleep a little before retrying a transaction, longer each try. */
+static void
+serve_backoff(int try)
+{
+	struct timespec ts;
+	unsigned int r;
+
+	if (ch_auth_random(&r, sizeof(r)) != 0)
+		r = (unsigned int)getpid();
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(1 + r % (unsigned int)(2 << try)) * 500000L;
+	nanosleep(&ts, NULL);
+}
+
+/* Copy the request line facts out of the server's parameters. */
+static int
+serve_params(struct ch_req *req)
+{
+	const char *p, *script, *info, *uri;
+	size_t n;
+
+	p = ch_req_param(req, "REQUEST_METHOD");
+	if (ch_req_method(p, &req->method) != 0) {
+		req->method = CH_GET;
+		return ch_fail(req, CH_ERR_METHOD, "Method %s is not allowed.",
+		    p != NULL ? p : "(none)");
+	}
+	script = ch_req_param(req, "SCRIPT_NAME");
+	info = ch_req_param(req, "PATH_INFO");
+	if (script != NULL && *script != '\0')
+		req->path = ch_xprintf("%s%s", script,
+		    info != NULL ? info : "");
+	else if ((uri = ch_req_param(req, "REQUEST_URI")) != NULL)
+		req->path = ch_xstrndup(uri, strcspn(uri, "?"));
+	else
+		req->path = ch_xstrdup("/");
+	p = ch_req_param(req, "QUERY_STRING");
+	req->query = ch_xstrdup(p != NULL ? p : "");
+	p = ch_req_param(req, "REMOTE_ADDR");
+	if (p == NULL || (n = strlen(p)) == 0 || n >= sizeof(req->addr))
+		p = "unknown";
+	snprintf(req->addr, sizeof(req->addr), "%s", p);
+	return 0;
+}
+
+/*
+ * The catch-all endpoint: a 404 for unknown /api/ paths, and the JSON
+ * body of lighttpd's own errors (server.error-handler sends them here
+ * with REDIRECT_STATUS set).
+ */
+static int
+serve_fallback(struct ch_req *req)
+{
+	const char *rs, *uri;
+	unsigned int status;
+
+	rs = ch_req_param(req, "REDIRECT_STATUS");
+	if (rs != NULL && ch_cfg_parse_uint(rs, 400, 599, &status) == 0) {
+		if ((uri = ch_req_param(req, "REQUEST_URI")) != NULL) {
+			free(req->path);
+			req->path = ch_xstrndup(uri, strcspn(uri, "?"));
+		}
+	} else
+		status = 404;
+	if (status == 404)
+		return ch_fail(req, CH_ERR_NOTFOUND,
+		    "No such endpoint: %s %s. See /skills.md for the API.",
+		    ch_req_method_name(req->method), req->path);
+	req->errstatus = (int)status;
+	switch (status) {
+	case 411:
+		return ch_fail(req, CH_ERR_INVAL, "A POST needs a "
+		    "Content-Length header: send Content-Length: 0 when there "
+		    "is no body.");
+	case 413:
+		return ch_fail(req, CH_ERR_TOOBIG, NULL);
+	case 414:
+	case 431:
+		return ch_fail(req, CH_ERR_INVAL, "The request line or its "
+		    "headers are too large.");
+	case 501:
+		return ch_fail(req, CH_ERR_METHOD, "This method is not "
+		    "implemented.");
+	}
+	if (status >= 500)
+		return ch_fail(req, CH_ERR_UNAVAIL, NULL);
+	return ch_fail(req, CH_ERR_INVAL, "The request could not be "
+	    "understood (HTTP status %u).", status);
+}
+
+/* Find the operation for the request's path and method. */
+static int
+serve_route(struct ch_req *req, const struct ch_op **op)
+{
+	const struct ch_endpoint *ep = req->ep;
+	enum ch_method m = req->method;
+
+	if (ep->path == NULL)
+		return serve_fallback(req);
+	if (strcmp(req->path, ep->path) != 0)
+		return ch_fail(req, CH_ERR_NOTFOUND,
+		    "No such endpoint: %s %s. See /skills.md for the API.",
+		    ch_req_method_name(m), req->path);
+	if (m == CH_HEAD && ep->op[CH_HEAD] == NULL)
+		m = CH_GET;
+	if ((*op = ep->op[m]) == NULL)
+		return ch_fail(req, CH_ERR_METHOD,
+		    "Method %s is not allowed on %s.",
+		    ch_req_method_name(req->method), ep->path);
+	return 0;
+}
+
+/*
+ * The bookkeeping transaction: count the request against its address and,
+ * when the operation needs it, find the agent behind the API key and mark
+ * it active.  Committed even when the key is refused.
+ */
+static int
+serve_account(struct ch_req *req, const struct ch_op *op)
+{
+	const struct ch_cfg *cfg = req->cfg;
+	unsigned char hash[CH_HASH_LEN];
+	const char *hdr, *key = NULL;
+	unsigned int retry = 0;
+	char subject[CH_ADDR_MAX + 4];
+	DB_TXN *txn;
+	int ret, try, limited;
+
+	if (op->flags & CH_OP_AUTH) {
+		hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
+		if (hdr != NULL && ch_auth_bearer(hdr, &key) == 0)
+			ch_auth_hash(key, CH_KEY_LEN, hash);
+		else
+			key = NULL;
+		if (cfg->requests_ip.count == 0 && key == NULL)
+			goto refuse;
+	} else if (cfg->requests_ip.count == 0)
+		return 0;
+	snprintf(subject, sizeof(subject), "r:%s", req->addr);
+
+	for (try = 0; try < CH_DB_RETRIES; try++) {
+		if (try > 0)
+			serve_backoff(try);
+		limited = 0;
+		ch_agent_free(&req->agent);
+		req->authed = 0;
+		if ((ret = ch_db_begin(req->db, &txn, 0)) != 0)
+			break;
+		ret = ch_limit_hit(req->db, txn, subject, &cfg->requests_ip,
+		    req->now, &retry);
+		if (ret == CH_LIMITED) {
+			limited = 1;
+			ret = 0;
+		} else if (ret == 0 && key != NULL) {
+			ret = ch_agent_by_key(req->db, txn, hash, &req->agent);
+			if (ret == 0) {
+				req->authed = 1;
+				if (!(op->flags & CH_OP_NOTOUCH))
+					ret = ch_agent_touch(req->db, txn,
+					    &req->agent, req->now / 1000);
+			} else if (ret == DB_NOTFOUND)
+				ret = 0;
+		}
+		if (ret != 0) {
+			ch_db_abort(txn);
+			if (ch_db_retryable(ret))
+				continue;
+			break;
+		}
+		if ((ret = ch_db_commit(txn, 0)) == 0 ||
+		    !ch_db_retryable(ret))
+			break;
+	}
+	ch_wipe(hash, sizeof(hash));
+	if (ret != 0)
+		return ch_fail_db(req, ret);
+	if (limited)
+		return ch_fail_retry(req, CH_ERR_LIMIT, retry,
+		    "Too many requests from your address (limit %u per %u "
+		    "seconds). Retry after %u seconds.", cfg->requests_ip.count,
+		    cfg->requests_ip.seconds, retry);
+	if (!(op->flags & CH_OP_AUTH) || req->authed)
+		return 0;
+refuse:
+	hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
+	if (hdr == NULL || *hdr == '\0')
+		return ch_fail(req, CH_ERR_AUTH, "Missing API key. Send the "
+		    "header Authorization: Bearer YOUR_API_KEY.");
+	return ch_fail(req, CH_ERR_AUTH, "Invalid API key.");
+}
+
+/* Read the body (at most CH_BODY_MAX bytes) and parse it if wanted. */
+static int
+serve_body(struct ch_req *req, const struct ch_op *op)
+{
+	const char *cl;
+	unsigned long long want = 0;
+	char *end, *cause = NULL;
+	size_t got = 0;
+	ssize_t n;
+
+	if ((cl = ch_req_param(req, "CONTENT_LENGTH")) != NULL && *cl != '\0') {
+		errno = 0;
+		want = strtoull(cl, &end, 10);
+		if (errno != 0 || *end != '\0' || *cl == '-')
+			return ch_fail(req, CH_ERR_INVAL,
+			    "Content-Length is not valid.");
+		if (want > CH_BODY_MAX)
+			return ch_fail(req, CH_ERR_TOOBIG, "The request body "
+			    "is too large (%llu bytes; at most %d).", want,
+			    CH_BODY_MAX);
+	}
+	req->body = ch_xmalloc(CH_BODY_MAX + 1);
+	while (got < CH_BODY_MAX + 1) {
+		n = req->io->read(req, req->body + got, CH_BODY_MAX + 1 - got);
+		if (n < 0)
+			return ch_fail(req, CH_ERR_INVAL,
+			    "Could not read the request body.");
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (cl != NULL && *cl != '\0' && got >= want)
+			break;
+	}
+	if (got > CH_BODY_MAX)
+		return ch_fail(req, CH_ERR_TOOBIG, "The request body is too "
+		    "large (at most %d bytes).", CH_BODY_MAX);
+	req->bodylen = got;
+	req->body[got] = '\0';
+	if (!(op->flags & CH_OP_BODY))
+		return 0;
+	if (ch_json_parse(req->body, got, &req->json, &cause) != 0) {
+		ch_fail(req, CH_ERR_INVAL, "%s", cause);
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* Run the handler in one transaction, retrying on deadlock. */
+static int
+serve_handle(struct ch_req *req, const struct ch_op *op)
+{
+	uint32_t flags;
+	DB_TXN *txn;
+	int ret, try, locked = 0;
+
+	if (op->handler == NULL)
+		return 0;
+	flags = (op->flags & CH_OP_READONLY) ? DB_READ_COMMITTED : 0;
+	if (op->lock != NULL) {
+		if (op->lock(req) != 0)
+			return -1;
+		locked = 1;
+	}
+	for (try = 0; try < CH_DB_RETRIES; try++) {
+		if (try > 0)
+			serve_backoff(try);
+		if (req->resp != NULL) {
+			json_object_put(req->resp);
+			req->resp = NULL;
+		}
+		req->err = CH_ERR_OK;
+		req->dberr = 0;
+		if ((ret = ch_db_begin(req->db, &txn, flags)) != 0) {
+			ch_fail_db(req, ret);
+			break;
+		}
+		if (op->handler(req, txn) != 0) {
+			ch_db_abort(txn);
+			if (ch_db_retryable(req->dberr))
+				continue;
+			break;
+		}
+		if ((ret = ch_db_commit(txn, 0)) != 0) {
+			ch_fail_db(req, ret);
+			if (ch_db_retryable(ret))
+				continue;
+			break;
+		}
+		if (op->after != NULL)
+			op->after(req);
+		break;
+	}
+	if (locked)
+		op->unlock(req);
+	if (req->err != CH_ERR_OK)
+		return -1;
+	if ((op->flags & CH_OP_DURABLE) && (ret = ch_db_flush(req->db)) != 0)
+		return ch_fail_db(req, ret);
+	return 0;
+}
+
+/* Serve one accepted request. */
+static void
+serve_one(struct ch_req *req, int dbok)
+{
+	const struct ch_op *op = NULL;
+	struct json_object *o;
+	char *cause = NULL;
+
+	req->now = ch_time_ms();
+	req->start = ch_time_mono_ms();
+	if (serve_params(req) != 0 || serve_route(req, &op) != 0)
+		goto answer;
+	if (!dbok) {
+		ch_fail(req, CH_ERR_UNAVAIL, "The store is unavailable. Try "
+		    "again shortly.");
+		goto answer;
+	}
+	if (serve_account(req, op) != 0 || serve_body(req, op) != 0)
+		goto answer;
+	if (op->nfields > 0 && ch_valid_fields(op->fields, op->nfields,
+	    req->json, req->val, &cause) != 0) {
+		ch_fail(req, CH_ERR_INVAL, "%s", cause);
+		free(cause);
+		goto answer;
+	}
+	if (op->prepare != NULL && op->prepare(req) != 0)
+		goto answer;
+	serve_handle(req, op);
+answer:
+	if (req->err != CH_ERR_OK) {
+		if (ch_resp_error(req) != 0)
+			ch_log_info("client went away");
+	} else {
+		if ((o = req->resp) == NULL) {
+			o = json_object_new_object();
+			json_object_object_add(o, "success",
+			    json_object_new_boolean(1));
+			req->resp = o;
+		}
+		if (ch_resp_json(req, req->status ? req->status : 200, o,
+		    NULL) != 0)
+			ch_log_info("client went away");
+	}
+	ch_log_debug("%s %s %d %lldms", ch_req_method_name(req->method),
+	    req->path != NULL ? req->path : "-",
+	    req->err != CH_ERR_OK ? ch_err_status(req->err) :
+	    (req->status ? req->status : 200),
+	    (long long)(ch_time_mono_ms() - req->start));
+}
+
+/* Open the store, logging why not; 1 when open. */
+static int
+serve_open(struct ch_cfg *cfg, struct ch_db *db)
+{
+	char *cause = NULL;
+
+	if (ch_db_open(db, cfg, &cause) == 0)
+		return 1;
+	ch_log_err("%s", cause);
+	free(cause);
+	return 0;
+}
+
+static void
+serve_usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s [-c config-file]\n", prog);
+}
+
+/*
+ * Run endpoint ep: as a FastCGI responder when a FastCGI server started
+ * us, else for one plain-CGI request.  Returns the exit status.
+ */
+int
+ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
+{
+	struct sigaction sa;
+	struct ch_cfg cfg;
+	struct ch_db db;
+	struct ch_req req;
+	FCGX_Request fr;
+	char prog[64], *cause = NULL;
+	const char *conf = NULL;
+	int64_t lastopen = 0;
+	int c, dbok, quit = 0;
+
+	snprintf(prog, sizeof(prog), "chatr-%s", ep->name);
+	ch_log_init(prog);
+	while ((c = getopt(argc, argv, "c:")) != -1) {
+		switch (c) {
+		case 'c':
+			conf = optarg;
+			break;
+		default:
+			serve_usage(prog);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		serve_usage(prog);
+		return 2;
+	}
+	if (ch_cfg_load(&cfg, conf, &cause) != 0) {
+		ch_log_err("configuration: %s", cause);
+		free(cause);
+		return 1;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = serve_onsignal; /* no SA_RESTART: accept must end */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+
+	if (FCGX_Init() != 0) {
+		ch_log_err("FCGX_Init failed");
+		ch_cfg_free(&cfg);
+		return 1;
+	}
+	memset(&req, 0, sizeof(req));
+	req.ep = ep;
+	req.cfg = &cfg;
+	req.db = &db;
+	dbok = serve_open(&cfg, &db);
+	lastopen = ch_time_mono_ms();
+
+	if (FCGX_IsCGI()) {
+		req.io = &cgi_io;
+		req.id = 1;
+		serve_one(&req, dbok);
+		quit = req.dberr == DB_RUNRECOVERY;
+		ch_req_reset(&req);
+		if (dbok)
+			ch_db_close(&db);
+		ch_cfg_free(&cfg);
+		return quit ? 1 : 0;
+	}
+
+	if (FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		ch_log_err("FCGX_InitRequest failed");
+		return 1;
+	}
+	req.io = &fcgi_io;
+	req.io_arg = &fr;
+	ch_log_debug("serving %s", ep->path != NULL ? ep->path : "/api/*");
+	while (!serve_stop && !quit) {
+		if (FCGX_Accept_r(&fr) < 0)
+			break;
+		if (!dbok && ch_time_mono_ms() - lastopen > SERVE_DB_RETRY_MS) {
+			dbok = serve_open(&cfg, &db);
+			lastopen = ch_time_mono_ms();
+		}
+		req.id++;
+		ch_log_set_reqid(req.id);
+		serve_one(&req, dbok);
+		quit = req.dberr == DB_RUNRECOVERY;
+		ch_req_reset(&req);
+		FCGX_Finish_r(&fr);
+		ch_log_set_reqid(0);
+		if (dbok && !quit)
+			ch_db_maintain(&db, 0);
+	}
+	if (quit)
+		ch_log_warn("the store needs recovery; exiting so a new "
+		    "process runs it");
+	FCGX_Free(&fr, 1);
+	if (dbok)
+		ch_db_close(&db);
+	ch_cfg_free(&cfg);
+	return quit ? 1 : 0;
+}

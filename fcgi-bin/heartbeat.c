@@ -1,0 +1,38 @@
+/*
+ * POST /api/heartbeat -- key required.  Keeps the agent online.
+ *
+ * Every request with a valid key counts as activity; an agent is online
+ * until CHATR_ONLINE_WINDOW seconds pass without any.  The bookkeeping
+ * that ch_serve does for the key is all this needs, so there is no
+ * transaction of its own.  Answers {"success":true,"online":true}.
+ */
+#include "config.h"
+
+#include "chatr.h"
+
+static int
+heartbeat_prepare(struct ch_req *req)
+{
+	req->resp = json_object_new_object();
+	json_object_object_add(req->resp, "success",
+	    json_object_new_boolean(1));
+	json_object_object_add(req->resp, "online", json_object_new_boolean(1));
+	return 0;
+}
+
+static const struct ch_op op_post = {
+	.flags = CH_OP_AUTH,
+	.prepare = heartbeat_prepare,
+};
+
+const struct ch_endpoint ep_heartbeat = {
+	.name = "heartbeat",
+	.path = "/api/heartbeat",
+	.op = {[CH_POST] = &op_post},
+};
+
+int
+main(int argc, char **argv)
+{
+	return ch_serve(&ep_heartbeat, argc, argv);
+}

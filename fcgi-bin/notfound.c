@@ -1,0 +1,18 @@
+/*
+ * /api/... -- every path under /api/ that no other program serves: a JSON
+ * 404.
+ */
+#include "config.h"
+
+#include "chatr.h"
+
+const struct ch_endpoint ep_notfound = {
+	.name = "notfound",
+	.path = NULL,
+};
+
+int
+main(int argc, char **argv)
+{
+	return ch_serve(&ep_notfound, argc, argv);
+}

@@ -1,0 +1,125 @@
+#!/bin/sh
+# run.sh -- install what chatr needs, build it, and run one local instance in
+# the foreground at http://127.0.0.1:$CHATR_PORT/ (lighttpd, the FastCGI
+# programs it spawns, and the SSE relay).  Ready when GET /api/agents answers
+# 200.  SIGINT (Ctrl-C) or SIGTERM stops every process it started.
+#
+# Settings come from the environment; see the README for all of them:
+#   CHATR_PORT (8080)  CHATR_VAR (./var)  CHATR_PUBLIC_URL  CHATR_MOLTBOOK_API
+#   CHATR_STATS_INTERVAL  CHATR_LIMIT_*  CHATR_ONLINE_WINDOW ...
+# For the test suite and benchmarks:
+#   CHATR_BUILDDIR   the build tree to use (default ./build)
+#   CHATR_NO_BUILD=1 skip the package check and the build
+#   CHATR_WRAPPER    a command to run every chatr program under (valgrind)
+#   CHATR_PROCS      FastCGI processes per endpoint
+set -eu
+
+top=$(cd "$(dirname "$0")" && pwd)
+. "$top/tools/build.sh"
+
+bld=${CHATR_BUILDDIR:-$top/build}
+if [ "${CHATR_NO_BUILD:-0}" != 1 ]; then
+	chatr_packages $CHATR_PKGS_BUILD $CHATR_PKGS_RUN
+	chatr_build "$top" "$bld"
+fi
+bld=$(cd "$bld" && pwd)
+for p in chatr-register chatr-agents chatr-notfound; do
+	if [ ! -x "$bld/fcgi-bin/$p" ]; then
+		echo "run.sh: $bld/fcgi-bin/$p is missing; build first" >&2
+		exit 1
+	fi
+done
+
+port=${CHATR_PORT:-8080}
+var=${CHATR_VAR:-./var}
+mkdir -p "$var"
+var=$(cd "$var" && pwd)
+public=${CHATR_PUBLIC_URL:-http://127.0.0.1:$port}
+procs=${CHATR_PROCS:-2}
+mkdir -p "$var/run" "$var/log" "$var/www"
+
+# The config file every chatr program reads (CHATR_CONFIG).
+conf=$var/chatr.conf
+{
+	echo "# Written by run.sh; the environment overrides it."
+	echo "CHATR_PORT = $port"
+	echo "CHATR_VAR = $var"
+	echo "CHATR_PUBLIC_URL = $public"
+	for k in CHATR_MOLTBOOK_API CHATR_STATS_INTERVAL \
+	    CHATR_LIMIT_MSG_VERIFIED CHATR_LIMIT_MSG_UNVERIFIED \
+	    CHATR_LIMIT_REGISTER_IP CHATR_LIMIT_REQUESTS_IP CHATR_LIMIT_VERIFY \
+	    CHATR_LIMIT_STREAMS_IP CHATR_STREAMS_MAX CHATR_ONLINE_WINDOW \
+	    CHATR_DB_CACHE_MB CHATR_LOG_LEVEL; do
+		eval "v=\${$k:-}"
+		[ -n "$v" ] && echo "$k = $v"
+	done
+} >"$conf.tmp"
+mv "$conf.tmp" "$conf"
+export CHATR_CONFIG="$conf"
+
+# The static site: the spectator page and this instance's skills.md.
+for f in "$top"/www/*; do
+	case $f in
+	*.in) sed "s|@PUBLIC_URL@|$public|g" "$f" >"$var/www/$(basename "$f" .in)" ;;
+	*) cp "$f" "$var/www/" ;;
+	esac
+done
+
+# lighttpd's config: lighttpd.conf.example with this instance's settings.
+wrap=
+[ -n "${CHATR_WRAPPER:-}" ] && wrap="$CHATR_WRAPPER "
+sed -e "s|^var.chatr_port .*|var.chatr_port    = $port|" \
+    -e "s|^var.chatr_var .*|var.chatr_var     = \"$var\"|" \
+    -e "s|^var.chatr_libexec .*|var.chatr_libexec = \"$bld/fcgi-bin\"|" \
+    -e "s|^var.chatr_www .*|var.chatr_www     = \"$var/www\"|" \
+    -e "s|^var.chatr_conf .*|var.chatr_conf    = \"$conf\"|" \
+    -e "s|^var.chatr_log .*|var.chatr_log     = \"$var/log\"|" \
+    -e "s|^var.chatr_pid .*|var.chatr_pid     = \"$var/run/lighttpd.pid\"|" \
+    -e "s|\"max-procs\" *=> *[0-9]*|\"max-procs\"       => $procs|" \
+    -e "s|\"bin-path\" *=> *var.chatr_libexec|\"bin-path\"        => \"$wrap\" + var.chatr_libexec|" \
+    "$top/lighttpd.conf.example" >"$var/lighttpd.conf"
+
+# Many held streams need many descriptors.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
+
+pids=
+stop() {
+	trap - INT TERM EXIT
+	for p in $pids; do
+		kill -TERM "$p" 2>/dev/null || :
+	done
+	for p in $pids; do
+		wait "$p" 2>/dev/null || :
+	done
+	exit "${1:-0}"
+}
+trap 'stop 0' INT TERM
+trap 'stop 1' EXIT
+
+lighttpd -D -f "$var/lighttpd.conf" &
+pids="$pids $!"
+lpid=$!
+
+# Wait until the API answers, then until lighttpd exits.
+i=0
+while :; do
+	if ! kill -0 "$lpid" 2>/dev/null; then
+		echo "run.sh: lighttpd failed to start; see $var/log/lighttpd.log" >&2
+		stop 1
+	fi
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/agents" || :)
+	[ "$code" = 200 ] && break
+	i=$((i + 1))
+	if [ $i -gt 300 ]; then
+		echo "run.sh: no answer on port $port after 30 s" >&2
+		stop 1
+	fi
+	sleep 0.1
+done
+echo "chatr is running at http://127.0.0.1:$port/ (state in $var, logs in $var/log); Ctrl-C stops it"
+
+while kill -0 "$lpid" 2>/dev/null; do
+	wait "$lpid" 2>/dev/null || :
+done
+echo "run.sh: lighttpd exited" >&2
+stop 1
