@@ -4,11 +4,14 @@
  *
  * A limit allows `count` events in any `seconds`-long window.  Each
  * limited subject (an address, an agent) has one record in the limits
- * database: up to 65 buckets, each the start of a time slice of 1/64 of
- * the window and the events counted in it.  An event leaves the window
- * when its whole slice has, so the limit is never exceeded and is at most
- * 1/64 of the window stricter than exact; a record stays small whatever
- * the count.  Retry-After is the time until enough events leave.
+ * database: a list of buckets, each holding the times of its first and
+ * last event and how many it holds.  An event joins the newest bucket if
+ * that bucket began less than 1/64 of the window ago, else it starts a new
+ * one, so a record stays small (about 65 buckets) whatever the count.  A
+ * bucket leaves the window when its last event does: the limit is never
+ * exceeded, is exact while events are more than 1/64 of the window apart,
+ * and Retry-After (the time until enough events leave) is never longer
+ * than the window.
  */
 #include "config.h"
 
@@ -19,10 +22,11 @@
 
 #define LIMIT_SLICES 64
 #define LIMIT_BUCKETS (LIMIT_SLICES + 2)
-#define LIMIT_BUCKET_SIZE 12
+#define LIMIT_BUCKET_SIZE 20
 
 struct limit_bucket {
-	int64_t start; /* ms since the epoch */
+	int64_t first; /* ms since the epoch */
+	int64_t last;
 	uint32_t n;
 };
 
@@ -75,9 +79,11 @@ limit_run(struct ch_db *db, DB_TXN *txn, const char *subject,
 	if (ret == 0 && data.size % LIMIT_BUCKET_SIZE == 0) {
 		nb = data.size / LIMIT_BUCKET_SIZE;
 		for (i = 0; i < nb; i++) {
-			b[i].start = (int64_t)ch_db_get_be64(raw +
+			b[i].first = (int64_t)ch_db_get_be64(raw +
 			    i * LIMIT_BUCKET_SIZE);
-			b[i].n = limit_get32(raw + i * LIMIT_BUCKET_SIZE + 8);
+			b[i].last = (int64_t)ch_db_get_be64(raw +
+			    i * LIMIT_BUCKET_SIZE + 8);
+			b[i].n = limit_get32(raw + i * LIMIT_BUCKET_SIZE + 16);
 		}
 	} else if (ret == 0 || ret == DB_BUFFER_SMALL) {
 		ch_log_warn("limit record of %s is corrupt; resetting", subject);
@@ -87,7 +93,7 @@ limit_run(struct ch_db *db, DB_TXN *txn, const char *subject,
 
 	/* Forget slices that have left the window. */
 	for (first = 0; first < nb; first++)
-		if (b[first].start + slice + window > now)
+		if (b[first].last + window > now)
 			break;
 	if (first > 0) {
 		memmove(b, b + first, (nb - first) * sizeof(b[0]));
@@ -107,7 +113,7 @@ limit_run(struct ch_db *db, DB_TXN *txn, const char *subject,
 		}
 		if (i == nb)
 			i = nb - 1;
-		wait = b[i].start + slice + window - now;
+		wait = b[i].last + window - now;
 		if (retry != NULL)
 			*retry = (unsigned int)((wait + 999) / 1000);
 		if (retry != NULL && *retry == 0)
@@ -116,16 +122,19 @@ limit_run(struct ch_db *db, DB_TXN *txn, const char *subject,
 		if (!changed)
 			return ret;
 	} else if (record) {
-		if (nb > 0 && b[nb - 1].start == now - now % slice)
+		if (nb > 0 && now - b[nb - 1].first < slice &&
+		    now >= b[nb - 1].last) {
+			b[nb - 1].last = now;
 			b[nb - 1].n++;
-		else {
+		} else {
 			if (nb == LIMIT_BUCKETS) {
 				/* Clock went backwards; fold the oldest. */
 				b[1].n += b[0].n;
+				b[1].first = b[0].first;
 				memmove(b, b + 1, (nb - 1) * sizeof(b[0]));
 				nb--;
 			}
-			b[nb].start = now - now % slice;
+			b[nb].first = b[nb].last = now;
 			b[nb].n = 1;
 			nb++;
 		}
@@ -142,8 +151,9 @@ limit_run(struct ch_db *db, DB_TXN *txn, const char *subject,
 		return xret != 0 && xret != DB_NOTFOUND ? xret : ret;
 	}
 	for (i = 0; i < nb; i++) {
-		ch_db_be64(raw + i * LIMIT_BUCKET_SIZE, (uint64_t)b[i].start);
-		limit_put32(raw + i * LIMIT_BUCKET_SIZE + 8, b[i].n);
+		ch_db_be64(raw + i * LIMIT_BUCKET_SIZE, (uint64_t)b[i].first);
+		ch_db_be64(raw + i * LIMIT_BUCKET_SIZE + 8, (uint64_t)b[i].last);
+		limit_put32(raw + i * LIMIT_BUCKET_SIZE + 16, b[i].n);
 	}
 	limit_dbt(&data, raw, nb * LIMIT_BUCKET_SIZE);
 	xret = db->limits->put(db->limits, txn, &key, &data, 0);

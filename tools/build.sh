@@ -4,7 +4,7 @@
 # Packages to build chatr, run it and test it.
 CHATR_PKGS_BUILD="autoconf automake make gcc pkgconf libfcgi-dev libjson-c-dev libdb5.3-dev libcurl4-openssl-dev libssl-dev"
 CHATR_PKGS_RUN="lighttpd curl"
-CHATR_PKGS_TEST="valgrind nodejs npm"
+CHATR_PKGS_TEST="jq valgrind nodejs npm"
 
 # Install the packages named in $@ that are missing: with apt-get when
 # root, else print the exact command and fail.

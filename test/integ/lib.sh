@@ -1,0 +1,181 @@
+# test/integ/lib.sh -- sourced by every integration test (bash).
+#
+# start_chatr starts a private chatr through ./run.sh (lighttpd, the FastCGI
+# programs, the relay) on a free loopback port, with its own CHATR_VAR under
+# a temporary directory that goes away at exit.  Results are TAP lines (one
+# per check, counted by automake's TAP driver); the instance's logs are
+# printed only when a check failed.
+#
+# Needs: top_srcdir, top_builddir (set by make check), curl, jq.
+
+set -u
+: "${top_srcdir:?run me through make check}" "${top_builddir:?}"
+top_srcdir=$(cd "$top_srcdir" && pwd)
+top_builddir=$(cd "$top_builddir" && pwd)
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/chatr-test.XXXXXX")
+TESTNAME=$(basename "$0" .sh)
+NTEST=0
+NFAIL=0
+RUNPID=
+PORT=
+BASE=
+STATUS=
+BODY=
+
+# --- TAP -------------------------------------------------------------------
+ok() {
+	NTEST=$((NTEST + 1))
+	echo "ok $NTEST - $*"
+}
+
+not_ok() {
+	NTEST=$((NTEST + 1))
+	NFAIL=$((NFAIL + 1))
+	echo "not ok $NTEST - $1"
+	shift
+	for l in "$@"; do
+		printf '#   %s\n' "$l"
+	done
+}
+
+skip() {
+	NTEST=$((NTEST + 1))
+	echo "ok $NTEST # SKIP $*"
+}
+
+# check DESC COMMAND...: ok if the command succeeds.
+check() {
+	d=$1
+	shift
+	if "$@" >"$T/check.out" 2>&1; then
+		ok "$d"
+	else
+		not_ok "$d" "command: $*" "$(head -c 2000 "$T/check.out")"
+	fi
+}
+
+# --- the instance ------------------------------------------------------------
+free_port() {
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# start_chatr [VAR=value ...]: start an instance with these settings on top
+# of the test defaults.  Sets PORT and BASE.  The same CHATR_VAR is kept
+# across restarts within one test.
+start_chatr() {
+	local try
+	for try in 1 2 3; do
+		PORT=$(free_port)
+		BASE="http://127.0.0.1:$PORT"
+		mkdir -p "$T/var"
+		env CHATR_NO_BUILD=1 CHATR_BUILDDIR="$top_builddir" \
+		    CHATR_VAR="$T/var" CHATR_PORT="$PORT" CHATR_PROCS=2 \
+		    CHATR_LOG_LEVEL=info ${CHATR_TEST_WRAPPER:+CHATR_WRAPPER="$CHATR_TEST_WRAPPER"} \
+		    "$@" "$top_srcdir/run.sh" >>"$T/run.log" 2>&1 &
+		RUNPID=$!
+		local i=0
+		while [ $i -lt 300 ]; do
+			if grep -q "chatr is running at $BASE/" "$T/run.log" 2>/dev/null; then
+				return 0
+			fi
+			kill -0 "$RUNPID" 2>/dev/null || break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		stop_chatr
+	done
+	echo "Bail out! chatr did not start"
+	cat "$T/run.log" >&2
+	exit 1
+}
+
+# stop_chatr: SIGTERM to run.sh, which stops everything it started.
+stop_chatr() {
+	if [ -n "$RUNPID" ]; then
+		kill -TERM "$RUNPID" 2>/dev/null || :
+		wait "$RUNPID" 2>/dev/null || :
+		RUNPID=
+	fi
+}
+
+finish() {
+	local status=$?
+	stop_chatr
+	echo "1..$NTEST"
+	if [ "$NFAIL" -gt 0 ] || [ "$status" -ne 0 ]; then
+		{
+			echo "# --- run.log"
+			sed 's/^/# /' "$T/run.log" 2>/dev/null | tail -n 100
+			for f in "$T"/var/log/*.log; do
+				[ -f "$f" ] || continue
+				echo "# --- $f"
+				sed 's/^/# /' "$f" | tail -n 100
+			done
+		}
+		echo "# test directory kept: $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap finish EXIT
+
+# --- requests -----------------------------------------------------------------
+# req METHOD PATH [BODY [CURL-ARGS...]]: sets STATUS, BODY and HEADERS (a
+# file).  An empty BODY sends none; "-" sends the file $T/payload.
+req() {
+	local m=$1 p=$2 body=${3:-}
+	shift 2
+	[ $# -gt 0 ] && shift
+	local args=(-s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$m"
+	    --max-time 30)
+	if [ "$body" = - ]; then
+		args+=(-H 'Content-Type: application/json' --data-binary "@$T/payload")
+	elif [ -n "$body" ]; then
+		args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	elif [ "$m" = POST ]; then
+		args+=(-H 'Content-Length: 0')
+	fi
+	STATUS=$(curl "${args[@]}" "$@" "$BASE$p") || STATUS=000
+	BODY=$(cat "$T/body" 2>/dev/null || :)
+	HEADERS=$T/headers
+}
+
+# header NAME: the value of a response header of the last request.
+header() {
+	tr -d '\r' <"$HEADERS" | awk -v n="$1" 'BEGIN{IGNORECASE=1} tolower($0) ~ "^" tolower(n) ":" {sub(/^[^:]*: */, ""); print; exit}'
+}
+
+# expect STATUS JQ-EXPRESSION DESC: the last answer had this status and its
+# body is JSON for which the expression is true.
+expect() {
+	local want=$1 expr=$2 d=$3
+	if [ "$STATUS" != "$want" ]; then
+		not_ok "$d" "status $STATUS, expected $want" "body: ${BODY:0:500}"
+	elif ! printf '%s' "$BODY" | jq -e "$expr" >/dev/null 2>&1; then
+		not_ok "$d" "status $STATUS; body fails: $expr" "body: ${BODY:0:500}"
+	else
+		ok "$d"
+	fi
+}
+
+# expect_error STATUS DESC: a JSON error of PRODUCT.md with this status.
+expect_error() {
+	expect "$1" '.success == false and (.error | type == "string" and length > 0) and (keys - ["success","error","retryAfter"] | length == 0)' "$2"
+}
+
+# register NAME [CURL-ARGS...]: register an agent; sets KEY and ID.
+register() {
+	local name=$1
+	shift
+	req POST /api/register "{\"name\":\"$name\"}" "$@"
+	KEY=$(printf '%s' "$BODY" | jq -r '.agent.apiKey // empty' 2>/dev/null)
+	ID=$(printf '%s' "$BODY" | jq -r '.agent.id // empty' 2>/dev/null)
+}
+
