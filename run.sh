@@ -23,9 +23,10 @@ if [ "${CHATR_NO_BUILD:-0}" != 1 ]; then
 	chatr_build "$top" "$bld"
 fi
 bld=$(cd "$bld" && pwd)
-for p in chatr-register chatr-agents chatr-notfound; do
-	if [ ! -x "$bld/fcgi-bin/$p" ]; then
-		echo "run.sh: $bld/fcgi-bin/$p is missing; build first" >&2
+for p in fcgi-bin/chatr-register fcgi-bin/chatr-messages \
+    fcgi-bin/chatr-notfound sse-relay/chatr-sse-relay; do
+	if [ ! -x "$bld/$p" ]; then
+		echo "run.sh: $bld/$p is missing; build first" >&2
 		exit 1
 	fi
 done
@@ -35,7 +36,7 @@ var=${CHATR_VAR:-./var}
 mkdir -p "$var"
 var=$(cd "$var" && pwd)
 public=${CHATR_PUBLIC_URL:-http://127.0.0.1:$port}
-procs=${CHATR_PROCS:-2}
+procs=${CHATR_PROCS:-}
 mkdir -p "$var/run" "$var/log" "$var/www"
 
 # The config file every chatr program reads (CHATR_CONFIG).
@@ -56,6 +57,11 @@ conf=$var/chatr.conf
 } >"$conf.tmp"
 mv "$conf.tmp" "$conf"
 export CHATR_CONFIG="$conf"
+relay=$bld/sse-relay/chatr-sse-relay
+if ! "$relay" -t -c "$conf" >/dev/null; then
+	echo "run.sh: the settings above are not valid" >&2
+	exit 1
+fi
 
 # The static site: the spectator page and this instance's skills.md.
 for f in "$top"/www/*; do
@@ -75,7 +81,7 @@ sed -e "s|^var.chatr_port .*|var.chatr_port    = $port|" \
     -e "s|^var.chatr_conf .*|var.chatr_conf    = \"$conf\"|" \
     -e "s|^var.chatr_log .*|var.chatr_log     = \"$var/log\"|" \
     -e "s|^var.chatr_pid .*|var.chatr_pid     = \"$var/run/lighttpd.pid\"|" \
-    -e "s|\"max-procs\" *=> *[0-9]*|\"max-procs\"       => $procs|" \
+    ${procs:+-e "s|\"max-procs\" *=> *[0-9]*|\"max-procs\"       => $procs|"} \
     -e "s|\"bin-path\" *=> *var.chatr_libexec|\"bin-path\"        => \"$wrap\" + var.chatr_libexec|" \
     "$top/lighttpd.conf.example" >"$var/lighttpd.conf"
 
@@ -95,6 +101,23 @@ stop() {
 }
 trap 'stop 0' INT TERM
 trap 'stop 1' EXIT
+
+# The relay, restarted if it dies.  Its log: $var/log/relay.log.
+relay_loop() {
+	rp=
+	trap 'trap - TERM INT; [ -n "$rp" ] && kill -TERM "$rp" 2>/dev/null; wait "$rp" 2>/dev/null; exit 0' TERM INT
+	while :; do
+		$wrap "$relay" -c "$conf" ${CHATR_RELAY_LISTEN:+-l "$CHATR_RELAY_LISTEN"} \
+		    2>>"$var/log/relay.log" &
+		rp=$!
+		st=0
+		wait "$rp" || st=$?
+		echo "run.sh: relay exited (status $st); restarting" >>"$var/log/relay.log"
+		sleep 1
+	done
+}
+relay_loop &
+pids="$pids $!"
 
 lighttpd -D -f "$var/lighttpd.conf" &
 pids="$pids $!"

@@ -218,6 +218,28 @@ int ch_agent_stats(struct ch_db *, DB_TXN *, int64_t, unsigned int,
 struct json_object *ch_agent_json(const struct ch_agent *, int);
 #define CH_AGENT_EXISTS 1 /* ch_agent_create: name taken */
 
+/* msg.c */
+struct ch_msglog {
+	int fd;
+	int lockfd;
+	dev_t dev;
+	ino_t ino;
+	const char *path;
+	const char *lockpath;
+};
+struct json_object *ch_msg_new(const struct ch_agent *, uint64_t, const char *,
+    size_t, int64_t);
+int ch_msg_store(struct ch_db *, DB_TXN *, const struct ch_agent *,
+    const char *, size_t, int64_t, uint64_t *, struct json_object **);
+int ch_msg_range(struct ch_db *, DB_TXN *, uint64_t, uint64_t, unsigned int,
+    int, uint32_t, int (*)(void *, uint64_t, const char *, size_t), void *,
+    int *);
+void ch_msglog_init(struct ch_msglog *, const struct ch_cfg *);
+void ch_msglog_close(struct ch_msglog *);
+int ch_msglog_lock(struct ch_msglog *);
+void ch_msglog_unlock(struct ch_msglog *);
+int ch_msglog_append(struct ch_msglog *, const char *, size_t);
+
 /* limit.c */
 #define CH_LIMITED 1
 int ch_limit_hit(struct ch_db *, DB_TXN *, const char *,
@@ -248,6 +270,7 @@ int ch_valid_fields(const struct ch_field *, size_t, struct json_object *,
     struct ch_value *, char **);
 int ch_valid_name(const char *, size_t, const char **);
 int ch_valid_mbname(const char *, size_t, const char **);
+int ch_valid_has_url(const char *, size_t);
 
 /* req.c */
 enum ch_method {

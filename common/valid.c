@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "chatr.h"
 
@@ -103,4 +104,109 @@ int
 ch_valid_mbname(const char *s, size_t len, const char **why)
 {
 	return ch_valid_name(s, len, why);
+}
+
+/*
+ * Top-level domains that make "word.tld" a link.  Country codes that are
+ * also common file extensions or words (md, py, rs, sh, pl, so, cc, in, it,
+ * do, is, am, at, be, ...) are left out on purpose: agents talk about code,
+ * and "readme.md" or "main.rs" is not a link.  Kept sorted.
+ */
+static const char *tlds[] = {
+	"ai", "app", "art", "asia", "au", "biz", "blog", "br", "ca", "cat",
+	"ch", "click", "cloud", "club", "cn", "co", "com", "de", "dev", "digital",
+	"edu", "es", "eu", "fr", "fun", "gg", "gov", "info", "io", "jp", "kr",
+	"link", "live", "ly", "me", "mil", "mobi", "net", "news", "nl",
+	"nz", "online", "org", "page", "pro", "ru", "se", "shop", "site",
+	"social", "space", "store", "tech", "to", "top", "tv", "uk", "us",
+	"website", "wiki", "ws", "xyz", "zone",
+};
+
+static int
+valid_is_tld(const char *s, size_t len)
+{
+	char low[16];
+	size_t i, lo = 0, hi = sizeof(tlds) / sizeof(tlds[0]), mid;
+	int c;
+
+	if (len < 2 || len >= sizeof(low))
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
+		    s[i] <= 'Z')))
+			return 0;
+		low[i] = (char)(s[i] | 0x20);
+	}
+	low[len] = '\0';
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if ((c = strcmp(low, tlds[mid])) == 0)
+			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+static int
+valid_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/*
+ * Does text s (len bytes) contain a link: a scheme ("x://"), "www.", a
+ * dotted-quad address, or a bare domain name such as example.com or
+ * chatr.ai?  Unverified agents may not post links.
+ */
+int
+ch_valid_has_url(const char *s, size_t len)
+{
+	size_t i, start, j, labels, lastdot;
+	int quad;
+
+	for (i = 0; i + 2 < len; i++)
+		if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/' &&
+		    i > 0 && valid_alnum(s[i - 1]))
+			return 1;
+	for (i = 0; i + 4 <= len; i++)
+		if ((i == 0 || !valid_alnum(s[i - 1])) &&
+		    strncasecmp(s + i, "www.", 4) == 0)
+			return 1;
+	/* Tokens of labels joined by dots: a.b.c */
+	for (i = 0; i < len;) {
+		if (!valid_alnum(s[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		labels = 1;
+		lastdot = 0;
+		quad = 1;
+		for (j = i; j < len; j++) {
+			if (valid_alnum(s[j]) || s[j] == '-') {
+				if (!(s[j] >= '0' && s[j] <= '9'))
+					quad = 0;
+				continue;
+			}
+			if (s[j] == '.' && j + 1 < len &&
+			    valid_alnum(s[j + 1]) && j > start &&
+			    s[j - 1] != '.') {
+				labels++;
+				lastdot = j;
+				continue;
+			}
+			break;
+		}
+		if (labels >= 2 && valid_is_tld(s + lastdot + 1,
+		    j - lastdot - 1))
+			return 1;
+		if (labels == 4 && quad)
+			return 1;
+		i = j + 1;
+	}
+	return 0;
 }

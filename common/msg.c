@@ -1,0 +1,331 @@
+/*
+ * msg.c -- messages: the store and the message log.
+ *
+ *   messages  be64(id) -> the message object, as the wire shows it
+ *   meta      "messages" -> the last id given out (= messages stored)
+ *
+ * How a message is never lost and always streamed in order:
+ *
+ *  1. A writer takes an exclusive lock on $CHATR_VAR/run/messages.lock
+ *     (flock; the kernel drops it if the writer dies).
+ *  2. In one transaction it takes the next id from the counter and stores
+ *     the message; then it commits.
+ *  3. Still under the lock it appends the message as one JSON line to
+ *     $CHATR_VAR/messages.log with a single write(2), and unlocks.
+ *  4. Before answering 200 it flushes the store's log to disk (shared by
+ *     concurrent writers: group commit).
+ *
+ * Because ids are taken and appended under one lock, the log's ids
+ * strictly increase.  A writer killed between 2 and 3 leaves a message
+ * that is stored but not in the log: the relay sees the gap at the next
+ * line (or its periodic look at the counter) and reads the message from
+ * the store.  A write cut short (disk full) is truncated away; a line left
+ * without its newline by a crash is closed by the next writer, so the
+ * relay skips it and fills the gap from the store.  The relay drops ids
+ * it has already sent, so every message reaches a client once, in order.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chatr.h"
+
+static void
+msg_dbt(DBT *d, const void *p, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)p;
+	d->size = (uint32_t)len;
+}
+
+/*
+ * The wire object of a new message from agent a (content already valid),
+ * with the given id and time (ms).  The caller puts it.
+ */
+struct json_object *
+ch_msg_new(const struct ch_agent *a, uint64_t id, const char *content,
+    size_t len, int64_t now)
+{
+	struct json_object *o;
+	char idbuf[24], ts[32];
+
+	snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)id);
+	if (ch_time_iso(now, ts, sizeof(ts)) != 0)
+		snprintf(ts, sizeof(ts), "1970-01-01T00:00:00.000Z");
+	if ((o = json_object_new_object()) == NULL)
+		ch_fatal("json_object_new_object failed");
+	ch_json_addstr(o, "id", idbuf);
+	ch_json_addstr(o, "agentId", a->id);
+	ch_json_addstr(o, "agentName", a->name);
+	ch_json_addstr(o, "avatar", a->avatar);
+	json_object_object_add(o, "content",
+	    json_object_new_string_len(content, (int)len));
+	ch_json_addstr(o, "timestamp", ts);
+	json_object_object_add(o, "moltbookVerified",
+	    json_object_new_boolean(a->verified));
+	ch_json_addstr(o, "moltbookName", a->verified ? a->mb_name : NULL);
+	ch_json_addstr(o, "ownerTwitter",
+	    a->verified ? a->owner_twitter : NULL);
+	return o;
+}
+
+/*
+ * Store a message from agent a under the next id; *id and *out (a new
+ * reference to the wire object) are set on success.  Write-locks the
+ * counter until txn ends.
+ */
+int
+ch_msg_store(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a,
+    const char *content, size_t len, int64_t now, uint64_t *id,
+    struct json_object **out)
+{
+	struct json_object *o;
+	unsigned char k[8];
+	const char *text;
+	DBT key, data;
+	size_t tlen;
+	uint64_t n;
+	int ret;
+
+	if ((ret = ch_db_counter_add(db, txn, "messages", 1, &n)) != 0)
+		return ret;
+	o = ch_msg_new(a, n, content, len, now);
+	text = ch_json_text(o, &tlen);
+	ch_db_be64(k, n);
+	msg_dbt(&key, k, sizeof(k));
+	msg_dbt(&data, text, tlen);
+	if ((ret = db->messages->put(db->messages, txn, &key, &data,
+	    DB_NOOVERWRITE)) != 0) {
+		json_object_put(o);
+		return ret;
+	}
+	*id = n;
+	*out = o;
+	return 0;
+}
+
+/*
+ * Call fn(arg, id, json, len) for stored messages with after < id <
+ * before (before 0: no upper bound), at most limit of them: the oldest
+ * ones when newest is 0, else the newest ones (still called oldest
+ * first).  *more is set when there are others in that range.  fn returns
+ * nonzero to stop.  flags: cursor flags such as DB_READ_UNCOMMITTED.
+ */
+int
+ch_msg_range(struct ch_db *db, DB_TXN *txn, uint64_t after, uint64_t before,
+    unsigned int limit, int newest, uint32_t flags,
+    int (*fn)(void *, uint64_t, const char *, size_t), void *arg, int *more)
+{
+	struct {
+		uint64_t id;
+		char *json;
+		size_t len;
+	} *tmp = NULL;
+	unsigned char k[8];
+	DBC *c = NULL;
+	DBT key, data;
+	unsigned int n = 0, i;
+	uint64_t id;
+	int ret, cret;
+
+	*more = 0;
+	if (limit == 0)
+		return 0;
+	if ((ret = db->messages->cursor(db->messages, txn, &c, flags)) != 0)
+		return ret;
+	msg_dbt(&key, NULL, 0);
+	msg_dbt(&data, NULL, 0);
+	key.data = k;
+	key.ulen = sizeof(k);
+	key.flags = DB_DBT_USERMEM;
+	if (newest) {
+		tmp = ch_xcalloc(limit, sizeof(*tmp));
+		if (before != 0) {
+			ch_db_be64(k, before);
+			key.size = sizeof(k);
+			ret = c->get(c, &key, &data, DB_SET_RANGE);
+			if (ret == 0)
+				ret = c->get(c, &key, &data, DB_PREV);
+			else if (ret == DB_NOTFOUND)
+				ret = c->get(c, &key, &data, DB_LAST);
+		} else
+			ret = c->get(c, &key, &data, DB_LAST);
+		for (; ret == 0; ret = c->get(c, &key, &data, DB_PREV)) {
+			if (key.size != 8) {
+				ret = EINVAL;
+				break;
+			}
+			id = ch_db_get_be64(k);
+			if (id <= after)
+				break;
+			if (n == limit) {
+				*more = 1;
+				break;
+			}
+			tmp[n].id = id;
+			tmp[n].json = ch_xstrndup(data.data, data.size);
+			tmp[n].len = data.size;
+			n++;
+		}
+		if (ret == DB_NOTFOUND)
+			ret = 0;
+		for (i = n; ret == 0 && i > 0; i--)
+			if (fn(arg, tmp[i - 1].id, tmp[i - 1].json,
+			    tmp[i - 1].len) != 0)
+				break;
+		for (i = 0; i < n; i++)
+			free(tmp[i].json);
+		free(tmp);
+	} else {
+		ch_db_be64(k, after + 1);
+		key.size = sizeof(k);
+		for (ret = c->get(c, &key, &data, DB_SET_RANGE); ret == 0;
+		    ret = c->get(c, &key, &data, DB_NEXT)) {
+			if (key.size != 8) {
+				ret = EINVAL;
+				break;
+			}
+			id = ch_db_get_be64(k);
+			if (before != 0 && id >= before)
+				break;
+			if (n == limit) {
+				*more = 1;
+				break;
+			}
+			n++;
+			if (fn(arg, id, data.data, data.size) != 0)
+				break;
+		}
+		if (ret == DB_NOTFOUND)
+			ret = 0;
+	}
+	if ((cret = c->close(c)) != 0 && ret == 0)
+		ret = cret;
+	return ret;
+}
+
+/* Open (or reopen after rotation) the message log for appending. */
+static int
+msg_log_open(struct ch_msglog *ml)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(ml->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644)) < 0) {
+		ch_log_err("open %s: %s", ml->path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0) {
+		ch_log_err("fstat %s: %s", ml->path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (ml->fd >= 0)
+		close(ml->fd);
+	ml->fd = fd;
+	ml->dev = st.st_dev;
+	ml->ino = st.st_ino;
+	return 0;
+}
+
+/* Set up a message log writer for cfg (nothing is opened yet). */
+void
+ch_msglog_init(struct ch_msglog *ml, const struct ch_cfg *cfg)
+{
+	memset(ml, 0, sizeof(*ml));
+	ml->fd = ml->lockfd = -1;
+	ml->path = cfg->msglog;
+	ml->lockpath = cfg->msglock;
+}
+
+/* Close the writer's files. */
+void
+ch_msglog_close(struct ch_msglog *ml)
+{
+	if (ml->fd >= 0)
+		close(ml->fd);
+	if (ml->lockfd >= 0)
+		close(ml->lockfd);
+	ml->fd = ml->lockfd = -1;
+}
+
+/* Take the writers' lock (blocking).  0 on success. */
+int
+ch_msglog_lock(struct ch_msglog *ml)
+{
+	if (ml->lockfd < 0 && (ml->lockfd = open(ml->lockpath,
+	    O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		ch_log_err("open %s: %s", ml->lockpath, strerror(errno));
+		return -1;
+	}
+	while (flock(ml->lockfd, LOCK_EX) != 0) {
+		if (errno == EINTR)
+			continue;
+		ch_log_err("flock %s: %s", ml->lockpath, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Release the writers' lock. */
+void
+ch_msglog_unlock(struct ch_msglog *ml)
+{
+	if (ml->lockfd >= 0 && flock(ml->lockfd, LOCK_UN) != 0)
+		ch_log_err("unlock %s: %s", ml->lockpath, strerror(errno));
+}
+
+/*
+ * Append line (len bytes, no newline) and a newline to the log as one
+ * write, under the writers' lock.  Follows rotation (the file renamed or
+ * removed) by reopening; closes a line a dead writer left unfinished.
+ * 0 on success; on failure the log is left as it was.
+ */
+int
+ch_msglog_append(struct ch_msglog *ml, const char *line, size_t len)
+{
+	struct stat st;
+	char *buf, last;
+	size_t n;
+	ssize_t w;
+
+	if (ml->fd < 0 && msg_log_open(ml) != 0)
+		return -1;
+	if (stat(ml->path, &st) != 0 || st.st_dev != ml->dev ||
+	    st.st_ino != ml->ino) {
+		if (msg_log_open(ml) != 0)
+			return -1;
+	}
+	if (fstat(ml->fd, &st) != 0) {
+		ch_log_err("fstat %s: %s", ml->path, strerror(errno));
+		return -1;
+	}
+	buf = ch_xmalloc(len + 2);
+	n = 0;
+	if (st.st_size > 0 && (pread(ml->fd, &last, 1, st.st_size - 1) != 1 ||
+	    last != '\n'))
+		buf[n++] = '\n';
+	memcpy(buf + n, line, len);
+	n += len;
+	buf[n++] = '\n';
+	do
+		w = write(ml->fd, buf, n);
+	while (w < 0 && errno == EINTR);
+	free(buf);
+	if (w == (ssize_t)n)
+		return 0;
+	ch_log_err("append to %s: %s", ml->path,
+	    w < 0 ? strerror(errno) : "short write");
+	if (w > 0 && ftruncate(ml->fd, st.st_size) != 0)
+		ch_log_err("truncate %s: %s", ml->path, strerror(errno));
+	return -1;
+}

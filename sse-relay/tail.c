@@ -1,0 +1,340 @@
+/*
+ * tail.c -- following $CHATR_VAR/messages.log.
+ *
+ * inotify reports changes to the file and to its directory; on each (and
+ * once a second regardless) the relay reads what is new.  Rotation is
+ * followed: when the path names another file (renamed and recreated) the
+ * old one is read to its end first, then the new one from its start; a
+ * file that shrank (truncated) is read again from its start.
+ *
+ * Each complete line is one message object.  Ids only grow: a line at or
+ * below the last id sent is a duplicate and is skipped; a line above the
+ * next id means messages are missing from the log (a writer died between
+ * its commit and its append), and they are read from the store first.  A
+ * periodic look at the store's committed counter catches such a message
+ * when no line follows it.
+ */
+#include "config.h"
+
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relay.h"
+
+#define TAIL_CHUNK 65536
+#define TAIL_LINE_MAX 65536
+
+static struct {
+	int ifd;
+	int dirwd;
+	int filewd;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	off_t off;
+	struct ch_buf part; /* an incomplete last line */
+	char *dir;
+} tail = {-1, -1, -1, -1, 0, 0, 0, {NULL, 0, 0}, NULL};
+
+/* Deliver a stored message (ch_msg_range callback). */
+static int
+tail_stored(void *arg, uint64_t id, const char *json, size_t len)
+{
+	uint64_t *next = arg;
+
+	while (*next < id) {
+		ch_log_warn("message %llu is missing from the store",
+		    (unsigned long long)*next);
+		(*next)++;
+	}
+	if (id > relay.last_id)
+		relay_message(id, json, len);
+	*next = id + 1;
+	return 0;
+}
+
+/*
+ * Send the stored messages after the last one sent, up to id upto, reading
+ * without locks (they are all committed).  0 on success.
+ */
+static int
+tail_fill(uint64_t upto)
+{
+	uint64_t next = relay.last_id + 1;
+	int ret, more;
+
+	if (upto <= relay.last_id)
+		return 0;
+	ret = ch_msg_range(&relay.db, NULL, relay.last_id, upto + 1,
+	    (unsigned int)(upto - relay.last_id), 0, DB_READ_UNCOMMITTED,
+	    tail_stored, &next, &more);
+	if (ret != 0) {
+		ch_log_err("reading messages from the store: %s",
+		    db_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
+/* One complete line of the log. */
+static void
+tail_line(const char *line, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	const char *ids, *text;
+	unsigned long long id;
+	size_t tlen;
+	char *end;
+
+	if (len == 0)
+		return;
+	if ((tok = json_tokener_new()) == NULL)
+		ch_fatal("json_tokener_new failed");
+	o = json_tokener_parse_ex(tok, line, (int)len);
+	json_tokener_free(tok);
+	if (o == NULL || !json_object_is_type(o, json_type_object) ||
+	    (ids = ch_json_str(o, "id", NULL)) == NULL ||
+	    *ids < '1' || *ids > '9' ||
+	    (id = strtoull(ids, &end, 10), *end != '\0')) {
+		ch_log_warn("skipping a malformed line in the message log");
+		json_object_put(o);
+		return;
+	}
+	if (id > relay.last_id) {
+		if (id > relay.last_id + 1)
+			tail_fill(id - 1);
+		if (id > relay.last_id) {
+			text = ch_json_text(o, &tlen);
+			relay_message(id, text, tlen);
+		}
+	}
+	json_object_put(o);
+}
+
+/* Read the current file from the offset to its end. */
+static void
+tail_read(void)
+{
+	struct stat st;
+	char *buf, *p, *nl;
+	ssize_t r;
+	size_t start;
+
+	if (tail.fd < 0)
+		return;
+	if (fstat(tail.fd, &st) == 0 && st.st_size < tail.off) {
+		ch_log_info("message log truncated; reading from its start");
+		tail.off = 0;
+		ch_buf_reset(&tail.part);
+	}
+	buf = ch_xmalloc(TAIL_CHUNK);
+	for (;;) {
+		r = pread(tail.fd, buf, TAIL_CHUNK, tail.off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				ch_log_err("reading the message log: %s",
+				    strerror(errno));
+			break;
+		}
+		tail.off += r;
+		ch_buf_add(&tail.part, buf, (size_t)r);
+		start = 0;
+		while ((nl = memchr(tail.part.data + start, '\n',
+		    tail.part.len - start)) != NULL) {
+			p = tail.part.data + start;
+			tail_line(p, (size_t)(nl - p));
+			start = (size_t)(nl - tail.part.data) + 1;
+		}
+		if (start > 0) {
+			memmove(tail.part.data, tail.part.data + start,
+			    tail.part.len - start);
+			tail.part.len -= start;
+			tail.part.data[tail.part.len] = '\0';
+		}
+		if (tail.part.len > TAIL_LINE_MAX) {
+			ch_log_warn("skipping an overlong line in the message "
+			    "log");
+			ch_buf_reset(&tail.part);
+		}
+	}
+	free(buf);
+}
+
+/* (Re)open the log at path; at_end: start reading at its current end. */
+static int
+tail_reopen(int at_end)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(relay.cfg.msglog, O_RDONLY | O_CREAT | O_CLOEXEC,
+	    0644)) < 0) {
+		ch_log_err("open %s: %s", relay.cfg.msglog, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (tail.fd >= 0)
+		close(tail.fd);
+	if (tail.filewd >= 0)
+		inotify_rm_watch(tail.ifd, tail.filewd);
+	tail.fd = fd;
+	tail.dev = st.st_dev;
+	tail.ino = st.st_ino;
+	tail.off = at_end ? st.st_size : 0;
+	ch_buf_reset(&tail.part);
+	tail.filewd = inotify_add_watch(tail.ifd, relay.cfg.msglog,
+	    IN_MODIFY | IN_ATTRIB);
+	if (tail.filewd < 0)
+		ch_log_warn("inotify on %s: %s", relay.cfg.msglog,
+		    strerror(errno));
+	return 0;
+}
+
+/* Read what is new, following rotation and truncation. */
+void
+tail_check(void)
+{
+	struct stat st;
+
+	tail_read();
+	if (stat(relay.cfg.msglog, &st) != 0) {
+		if (errno != ENOENT)
+			ch_log_err("stat %s: %s", relay.cfg.msglog,
+			    strerror(errno));
+		return; /* rotated away; wait for the writers' new file */
+	}
+	if (tail.fd < 0 || st.st_dev != tail.dev || st.st_ino != tail.ino) {
+		ch_log_info("message log rotated; following the new file");
+		if (tail_reopen(0) == 0)
+			tail_read();
+	}
+}
+
+/* inotify has something: drain it and read. */
+void
+tail_event(struct loop *l, int fd, void *arg, int mask)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct
+	    inotify_event))));
+	ssize_t r;
+
+	(void)l;
+	(void)arg;
+	(void)mask;
+	for (;;) {
+		r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+	}
+	tail_check();
+}
+
+/*
+ * Messages committed but not in the log (their writer died before it
+ * appended): compare the store's committed counter with the last id sent.
+ * Never waits for a lock.  0 on success or when busy.
+ */
+int
+tail_store_check(void)
+{
+	DB_TXN *txn;
+	uint64_t n;
+	int ret;
+
+	if ((ret = ch_db_begin(&relay.db, &txn, DB_READ_COMMITTED |
+	    DB_TXN_NOWAIT)) != 0)
+		return ret;
+	ret = ch_db_counter_get(&relay.db, txn, "messages", &n);
+	if (ret == 0)
+		ret = ch_db_commit(txn, 0);
+	else
+		ch_db_abort(txn);
+	if (ret == DB_LOCK_NOTGRANTED || ret == DB_LOCK_DEADLOCK)
+		return 0;
+	if (ret != 0)
+		return ret;
+	if (n > relay.last_id)
+		tail_fill(n);
+	return 0;
+}
+
+/*
+ * Start following: watch the log and its directory, start at the log's
+ * end, then load the newest messages from the store (so nothing is missed
+ * between the two).  The inotify descriptor is returned for the loop.
+ */
+int
+tail_open(void)
+{
+	DB_TXN *txn;
+	uint64_t n = 0, from;
+	char *copy;
+	int ret;
+
+	if ((tail.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		ch_log_err("inotify_init1: %s", strerror(errno));
+		return -1;
+	}
+	copy = ch_xstrdup(relay.cfg.msglog);
+	tail.dir = ch_xstrdup(dirname(copy));
+	free(copy);
+	tail.dirwd = inotify_add_watch(tail.ifd, tail.dir, IN_CREATE |
+	    IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE);
+	if (tail.dirwd < 0)
+		ch_log_warn("inotify on %s: %s", tail.dir, strerror(errno));
+	if (tail_reopen(1) != 0)
+		return -1;
+
+	for (;;) {
+		if ((ret = ch_db_begin(&relay.db, &txn, DB_READ_COMMITTED)) !=
+		    0)
+			break;
+		ret = ch_db_counter_get(&relay.db, txn, "messages", &n);
+		if (ret == 0)
+			ret = ch_db_commit(txn, 0);
+		else
+			ch_db_abort(txn);
+		if (!ch_db_retryable(ret))
+			break;
+	}
+	if (ret != 0) {
+		ch_log_err("reading the message counter: %s", db_strerror(ret));
+		return -1;
+	}
+	from = n > RELAY_RING ? n - RELAY_RING : 0;
+	relay.last_id = from;
+	if (tail_fill(n) != 0)
+		return -1;
+	relay.last_id = n;
+	ch_log_info("following %s from message %llu", relay.cfg.msglog,
+	    (unsigned long long)n);
+	return tail.ifd;
+}
+
+void
+tail_close(void)
+{
+	if (tail.fd >= 0)
+		close(tail.fd);
+	if (tail.ifd >= 0)
+		close(tail.ifd);
+	tail.fd = tail.ifd = -1;
+	ch_buf_free(&tail.part);
+	free(tail.dir);
+	tail.dir = NULL;
+}
