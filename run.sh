@@ -85,8 +85,14 @@ sed -e "s|^var.chatr_port .*|var.chatr_port    = $port|" \
     -e "s|\"bin-path\" *=> *var.chatr_libexec|\"bin-path\"        => \"$wrap\" + var.chatr_libexec|" \
     "$top/lighttpd.conf.example" >"$var/lighttpd.conf"
 
-# Many held streams need many descriptors.
+# Many held streams need many descriptors (two each in lighttpd).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
+fds=$(ulimit -n)
+if [ "$fds" != unlimited ] && [ "$fds" -lt 65536 ]; then
+	sed -i -e "s|^server.max-fds .*|server.max-fds         = $fds|" \
+	    -e "s|^server.max-connections .*|server.max-connections = $((fds / 2 - 16))|" \
+	    "$var/lighttpd.conf"
+fi
 
 pids=
 stop() {

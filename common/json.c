@@ -10,6 +10,66 @@
 
 #include "chatr.h"
 
+static int
+json_hex4(const char *p, size_t left, unsigned int *out)
+{
+	unsigned int v = 0;
+	size_t i;
+	char c;
+
+	if (left < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned int)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned int)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned int)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Does the JSON text hold a \u escape of a lone UTF-16 surrogate?  json-c
+ * would quietly turn it into U+FFFD; chatr refuses it instead.
+ */
+static int
+json_lone_surrogate(const char *buf, size_t len)
+{
+	unsigned int u, lo;
+	size_t i;
+	int instr = 0;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '"')
+			instr = !instr;
+		if (!instr || buf[i] != '\\')
+			continue;
+		i++;
+		if (i >= len || buf[i] != 'u')
+			continue;
+		if (json_hex4(buf + i + 1, len - i - 1, &u) != 0)
+			continue;
+		i += 4;
+		if (u >= 0xdc00 && u <= 0xdfff)
+			return 1;
+		if (u < 0xd800 || u > 0xdbff)
+			continue;
+		if (i + 2 >= len || buf[i + 1] != '\\' || buf[i + 2] != 'u' ||
+		    json_hex4(buf + i + 3, len - i - 3, &lo) != 0 ||
+		    lo < 0xdc00 || lo > 0xdfff)
+			return 1;
+		i += 6;
+	}
+	return 0;
+}
+
 /*
  * Parse len bytes of buf as one JSON object.  On success *out holds a
  * new reference the caller puts; else -1 with an allocated *cause that
@@ -63,6 +123,11 @@ ch_json_parse(const char *buf, size_t len, struct json_object **out,
 			    "after the object.");
 			goto fail;
 		}
+	if (json_lone_surrogate(buf, len)) {
+		*cause = ch_xstrdup("Malformed JSON: a \\u escape of a lone "
+		    "surrogate is not a character.");
+		goto fail;
+	}
 	if (!json_object_is_type(o, json_type_object)) {
 		*cause = ch_xstrdup("The request body must be a JSON object.");
 		goto fail;

@@ -179,3 +179,58 @@ register() {
 	ID=$(printf '%s' "$BODY" | jq -r '.agent.id // empty' 2>/dev/null)
 }
 
+
+# --- streams --------------------------------------------------------------------
+# stream_open NAME [CURL-ARGS...]: hold GET /api/stream open in the
+# background, saving what arrives in $T/NAME.sse.
+declare -A STREAMPID
+stream_open() {
+	local name=$1
+	shift
+	: >"$T/$name.sse"
+	curl -sN --no-buffer -D "$T/$name.hdr" "$@" "$BASE/api/stream" \
+	    >>"$T/$name.sse" 2>/dev/null &
+	STREAMPID[$name]=$!
+}
+
+# stream_close NAME
+stream_close() {
+	local pid=${STREAMPID[$1]:-}
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || :
+		wait "$pid" 2>/dev/null || :
+	fi
+	unset "STREAMPID[$1]"
+}
+
+# stream_events NAME: the data of every complete event, one JSON per line.
+stream_events() {
+	awk 'BEGIN{RS=""} {n=split($0, l, "\n"); for (i=1;i<=n;i++) if (l[i] ~ /^data: /) print substr(l[i], 7)}' "$T/$1.sse"
+}
+
+# stream_wait NAME JQ-EXPR [SECONDS]: wait until the events, as a JSON
+# array (jq -s), satisfy the expression.  Fails after the timeout.
+stream_wait() {
+	local name=$1 expr=$2 secs=${3:-10} i=0
+	while [ $i -lt $((secs * 10)) ]; do
+		if stream_events "$name" | jq -se "$expr" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# stream_ids NAME: the ids of the message events received, in order.
+stream_ids() {
+	stream_events "$1" | jq -r 'select(.type == "message") | .data.id'
+}
+
+# post KEY CONTENT [CURL-ARGS...]: POST /api/messages.
+post() {
+	local key=$1 content=$2
+	shift 2
+	req POST /api/messages "$(jq -cn --arg c "$content" '{content: $c}')" \
+	    -H "Authorization: Bearer $key" "$@"
+}
