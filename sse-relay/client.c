@@ -31,6 +31,7 @@
 #define CLIENT_ACCEPTS 256
 #define CLIENT_READING_MAX 4096
 #define IP_BUCKETS 4096
+#define CLIENT_SNDBUF 65536 /* kernel buffer per stream; the rest queues here */
 
 enum client_state { C_READING, C_STREAMING, C_CLOSING, C_DEAD };
 
@@ -488,7 +489,7 @@ client_accept(struct loop *l, int lfd, void *arg, int mask)
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct client *c;
-	int fd, i;
+	int fd, i, sndbuf = CLIENT_SNDBUF;
 
 	(void)mask;
 	for (i = 0; i < CLIENT_ACCEPTS; i++) {
@@ -506,6 +507,13 @@ client_accept(struct loop *l, int lfd, void *arg, int mask)
 			close(fd);
 			continue;
 		}
+		/*
+		 * A fixed send buffer: bounded kernel memory per stream, and
+		 * a stalled client backs up into its queue, which is capped.
+		 */
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    sizeof(sndbuf)) != 0)
+			ch_log_debug("SO_SNDBUF: %s", strerror(errno));
 		c = ch_xcalloc(1, sizeof(*c));
 		c->fd = fd;
 		c->trusted = li->trusted;

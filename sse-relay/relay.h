@@ -16,7 +16,7 @@
 
 #define RELAY_RING 1024		   /* newest messages kept in memory */
 #define RELAY_RESUME_MAX 1000	   /* messages replayed for Last-Event-ID */
-#define RELAY_BACKLOG (256 * 1024) /* queued bytes before a client is dropped */
+#define RELAY_BACKLOG (1024 * 1024) /* queued bytes before a client is dropped */
 #define RELAY_REQUEST_MAX 8192	   /* request head */
 #define RELAY_REQUEST_TIMEOUT 10000 /* ms to send the request head */
 #define RELAY_KEEPALIVE 15000	   /* ms of silence before a comment */

@@ -234,3 +234,30 @@ post() {
 	req POST /api/messages "$(jq -cn --arg c "$content" '{content: $c}')" \
 	    -H "Authorization: Bearer $key" "$@"
 }
+
+# post_many KEY COUNT CONTENT: COUNT posts over one connection (curl -K),
+# quickly.  Prints how many were answered 200.
+post_many() {
+	local key=$1 n=$2 content=$3 out body i
+	out=$(mktemp "$T/many.XXXXXX")
+	body=$(jq -cn --arg c "$content" '{content: $c}' | sed 's/\\/\\\\/g; s/"/\\"/g')
+	for i in $(seq 1 "$n"); do
+		[ "$i" -gt 1 ] && echo next
+		printf 'url = "%s/api/messages"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata-binary = "%s"\nwrite-out = "%%{http_code}\\n"\noutput = /dev/null\n' \
+		    "$BASE" "$key" "$body"
+	done >"$out.cfg"
+	curl -s -K "$out.cfg" >"$out.codes"
+	grep -c '^200$' "$out.codes"
+}
+
+# wait_for SECONDS COMMAND...: retry the command until it succeeds.
+wait_for() {
+	local secs=$1 i=0
+	shift
+	while [ $i -lt $((secs * 10)) ]; do
+		"$@" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}

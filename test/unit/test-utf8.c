@@ -314,6 +314,7 @@ test_blank_format(void)
 	    missed);
 }
 
+/* Run every case and print the TAP plan; 0 if all passed. */
 int
 main(void)
 {
