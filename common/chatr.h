@@ -84,6 +84,7 @@ int64_t ch_time_mono_ms(void);
 int ch_time_iso(int64_t, char *, size_t);
 
 /* utf8.c */
+size_t ch_utf8_decode(const unsigned char *, size_t, uint32_t *);
 int ch_utf8_count(const char *, size_t, size_t *);
 int ch_utf8_blank(const char *, size_t);
 

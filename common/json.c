@@ -10,17 +10,49 @@
 
 #include "chatr.h"
 
+/*
+ * A strict RFC 8259 check of the request text, run before json-c parses
+ * it: json-c's strict mode still lets through single-quoted keys, NaN and
+ * Infinity, "1.", raw control characters in strings, some invalid UTF-8,
+ * and turns a \u escape of a lone surrogate into U+FFFD.  chatr refuses
+ * all of these.
+ */
+struct jscan {
+	const unsigned char *p;
+	const unsigned char *start;
+	const unsigned char *end;
+	int depth;
+	const char *err;
+};
+
+static int jscan_value(struct jscan *);
+
 static int
-json_hex4(const char *p, size_t left, unsigned int *out)
+jscan_fail(struct jscan *s, const char *err)
+{
+	if (s->err == NULL)
+		s->err = err;
+	return -1;
+}
+
+static void
+jscan_ws(struct jscan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	    *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static int
+jscan_hex4(struct jscan *s, unsigned int *out)
 {
 	unsigned int v = 0;
-	size_t i;
-	char c;
+	int i, c;
 
-	if (left < 4)
-		return -1;
+	if (s->end - s->p < 4)
+		return jscan_fail(s, "a \\u escape needs four hex digits");
 	for (i = 0; i < 4; i++) {
-		c = p[i];
+		c = *s->p++;
 		v <<= 4;
 		if (c >= '0' && c <= '9')
 			v |= (unsigned int)(c - '0');
@@ -29,45 +61,208 @@ json_hex4(const char *p, size_t left, unsigned int *out)
 		else if (c >= 'A' && c <= 'F')
 			v |= (unsigned int)(c - 'A' + 10);
 		else
-			return -1;
+			return jscan_fail(s, "a \\u escape needs four hex "
+			    "digits");
 	}
 	*out = v;
 	return 0;
 }
 
-/*
- * Does the JSON text hold a \u escape of a lone UTF-16 surrogate?  json-c
- * would quietly turn it into U+FFFD; chatr refuses it instead.
- */
 static int
-json_lone_surrogate(const char *buf, size_t len)
+jscan_string(struct jscan *s)
 {
 	unsigned int u, lo;
-	size_t i;
-	int instr = 0;
+	uint32_t cp;
+	size_t n;
 
-	for (i = 0; i < len; i++) {
-		if (buf[i] == '"')
-			instr = !instr;
-		if (!instr || buf[i] != '\\')
+	s->p++; /* the opening quote */
+	while (s->p < s->end) {
+		if (*s->p == '"') {
+			s->p++;
+			return 0;
+		}
+		if (*s->p < 0x20)
+			return jscan_fail(s, "a control character in a string "
+			    "must be escaped");
+		if (*s->p >= 0x80) {
+			if ((n = ch_utf8_decode(s->p, (size_t)(s->end - s->p),
+			    &cp)) == 0)
+				return jscan_fail(s, "the text is not valid "
+				    "UTF-8");
+			s->p += n;
 			continue;
-		i++;
-		if (i >= len || buf[i] != 'u')
+		}
+		if (*s->p++ != '\\')
 			continue;
-		if (json_hex4(buf + i + 1, len - i - 1, &u) != 0)
+		if (s->p == s->end)
+			break;
+		if (strchr("\"\\/bfnrt", *s->p) != NULL && *s->p != '\0') {
+			s->p++;
 			continue;
-		i += 4;
+		}
+		if (*s->p++ != 'u')
+			return jscan_fail(s, "unknown escape in a string");
+		if (jscan_hex4(s, &u) != 0)
+			return -1;
 		if (u >= 0xdc00 && u <= 0xdfff)
-			return 1;
-		if (u < 0xd800 || u > 0xdbff)
-			continue;
-		if (i + 2 >= len || buf[i + 1] != '\\' || buf[i + 2] != 'u' ||
-		    json_hex4(buf + i + 3, len - i - 3, &lo) != 0 ||
-		    lo < 0xdc00 || lo > 0xdfff)
-			return 1;
-		i += 6;
+			return jscan_fail(s, "a \\u escape of a lone surrogate "
+			    "is not a character");
+		if (u >= 0xd800 && u <= 0xdbff) {
+			if (s->end - s->p < 2 || s->p[0] != '\\' ||
+			    s->p[1] != 'u')
+				return jscan_fail(s, "a \\u escape of a lone "
+				    "surrogate is not a character");
+			s->p += 2;
+			if (jscan_hex4(s, &lo) != 0)
+				return -1;
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return jscan_fail(s, "a \\u escape of a lone "
+				    "surrogate is not a character");
+		}
+	}
+	return jscan_fail(s, "a string is not closed");
+}
+
+static int
+jscan_digits(struct jscan *s)
+{
+	const unsigned char *p = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > p ? 0 : jscan_fail(s, "malformed number");
+}
+
+static int
+jscan_number(struct jscan *s)
+{
+	if (*s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (jscan_digits(s) != 0)
+		return -1;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (jscan_digits(s) != 0)
+			return -1;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (jscan_digits(s) != 0)
+			return -1;
 	}
 	return 0;
+}
+
+static int
+jscan_word(struct jscan *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
+		return jscan_fail(s, "unexpected character");
+	s->p += n;
+	return 0;
+}
+
+/* An object or array; close is '}' or ']'. */
+static int
+jscan_container(struct jscan *s, int close)
+{
+	if (++s->depth > CH_JSON_DEPTH)
+		return jscan_fail(s, "nested too deeply");
+	s->p++;
+	jscan_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	for (;;) {
+		if (close == '}') {
+			if (s->p == s->end || *s->p != '"')
+				return jscan_fail(s, "expected a member name "
+				    "in double quotes");
+			if (jscan_string(s) != 0)
+				return -1;
+			jscan_ws(s);
+			if (s->p == s->end || *s->p != ':')
+				return jscan_fail(s, "expected ':' after a "
+				    "member name");
+			s->p++;
+			jscan_ws(s);
+		}
+		if (jscan_value(s) != 0)
+			return -1;
+		jscan_ws(s);
+		if (s->p == s->end)
+			return jscan_fail(s, "the body ends too early");
+		if (*s->p == close) {
+			s->p++;
+			s->depth--;
+			return 0;
+		}
+		if (*s->p != ',')
+			return jscan_fail(s, close == '}' ? "expected ',' or "
+			    "'}'" : "expected ',' or ']'");
+		s->p++;
+		jscan_ws(s);
+	}
+}
+
+static int
+jscan_value(struct jscan *s)
+{
+	if (s->p == s->end)
+		return jscan_fail(s, "the body ends too early");
+	switch (*s->p) {
+	case '{':
+		return jscan_container(s, '}');
+	case '[':
+		return jscan_container(s, ']');
+	case '"':
+		return jscan_string(s);
+	case 't':
+		return jscan_word(s, "true");
+	case 'f':
+		return jscan_word(s, "false");
+	case 'n':
+		return jscan_word(s, "null");
+	}
+	if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+		return jscan_number(s);
+	return jscan_fail(s, "unexpected character");
+}
+
+/*
+ * Check that buf holds exactly one JSON object (white space around it
+ * allowed).  0 if so; else -1 with an allocated sentence in *cause.
+ */
+static int
+json_check(const char *buf, size_t len, char **cause)
+{
+	struct jscan s;
+
+	memset(&s, 0, sizeof(s));
+	s.p = s.start = (const unsigned char *)buf;
+	s.end = s.p + len;
+	jscan_ws(&s);
+	if (s.p == s.end || *s.p != '{') {
+		*cause = ch_xstrdup("The request body must be a JSON object.");
+		return -1;
+	}
+	if (jscan_container(&s, '}') == 0) {
+		jscan_ws(&s);
+		if (s.p == s.end)
+			return 0;
+		jscan_fail(&s, "unexpected text after the object");
+	}
+	*cause = ch_xprintf("Malformed JSON: %s (at byte %zu).", s.err,
+	    (size_t)(s.p - s.start));
+	return -1;
 }
 
 /*
@@ -81,64 +276,29 @@ ch_json_parse(const char *buf, size_t len, struct json_object **out,
 {
 	struct json_tokener *tok;
 	struct json_object *o;
-	enum json_tokener_error jerr;
-	size_t i;
 
 	if (len > INT32_MAX) {
 		*cause = ch_xstrdup("The request body is too large.");
 		return -1;
 	}
-	if (memchr(buf, '\0', len) != NULL) {
-		*cause = ch_xstrdup("The request body must be JSON text "
-		    "without NUL bytes.");
+	if (json_check(buf, len, cause) != 0)
 		return -1;
-	}
-	for (i = 0; i < len && strchr(" \t\r\n", buf[i]) != NULL; i++)
-		;
-	if (i == len) {
-		*cause = ch_xstrdup("The request body must be a JSON object.");
-		return -1;
-	}
-	if ((tok = json_tokener_new_ex(CH_JSON_DEPTH)) == NULL)
+	/* Valid by now: json-c only builds the objects. */
+	if ((tok = json_tokener_new_ex(CH_JSON_DEPTH + 1)) == NULL)
 		ch_fatal("json_tokener_new_ex failed");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
-	jerr = json_tokener_get_error(tok);
-	if (o == NULL || jerr != json_tokener_success) {
-		if (jerr == json_tokener_continue)
-			*cause = ch_xstrdup("Malformed JSON: the body ends "
-			    "too early.");
-		else if (jerr == json_tokener_error_depth)
-			*cause = ch_xstrdup("Malformed JSON: nested too "
-			    "deeply.");
-		else
-			*cause = ch_xprintf("Malformed JSON: %s.",
-			    json_tokener_error_desc(jerr));
-		goto fail;
-	}
-	for (i = json_tokener_get_parse_end(tok); i < len; i++)
-		if (strchr(" \t\r\n", buf[i]) == NULL) {
-			*cause = ch_xstrdup("Malformed JSON: unexpected text "
-			    "after the object.");
-			goto fail;
-		}
-	if (json_lone_surrogate(buf, len)) {
-		*cause = ch_xstrdup("Malformed JSON: a \\u escape of a lone "
-		    "surrogate is not a character.");
-		goto fail;
-	}
-	if (!json_object_is_type(o, json_type_object)) {
-		*cause = ch_xstrdup("The request body must be a JSON object.");
-		goto fail;
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object)) {
+		ch_log_err("json-c refused text that passed the check: %s",
+		    json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_object_put(o);
+		json_tokener_free(tok);
+		*cause = ch_xstrdup("Malformed JSON.");
+		return -1;
 	}
 	json_tokener_free(tok);
 	*out = o;
 	return 0;
-fail:
-	json_object_put(o);
-	json_tokener_free(tok);
-	return -1;
 }
 
 /*

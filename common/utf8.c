@@ -13,8 +13,8 @@
  * Decode one code point at s (len > 0 bytes left).  Returns its length in
  * bytes and sets *cp, or 0 if the bytes are not valid UTF-8.
  */
-static size_t
-utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+size_t
+ch_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 {
 	uint32_t c;
 	size_t n, i;
@@ -68,7 +68,7 @@ ch_utf8_count(const char *s, size_t len, size_t *count)
 			n++;
 			continue;
 		}
-		if ((k = utf8_decode(p + i, len - i, &cp)) == 0)
+		if ((k = ch_utf8_decode(p + i, len - i, &cp)) == 0)
 			return -1;
 		i += k;
 		n++;
@@ -77,18 +77,40 @@ ch_utf8_count(const char *s, size_t len, size_t *count)
 	return 0;
 }
 
-/* Is cp white space or an invisible format character? */
+/*
+ * White space and characters that show nothing: format controls, fillers,
+ * variation selectors, tags.  A message made only of these is blank.
+ * Sorted ranges.
+ */
+static const struct {
+	uint32_t lo, hi;
+} blanks[] = {
+	{0x0009, 0x000d}, {0x0020, 0x0020}, {0x0085, 0x0085},
+	{0x00a0, 0x00a0}, {0x00ad, 0x00ad}, {0x034f, 0x034f},
+	{0x061c, 0x061c}, {0x115f, 0x1160}, {0x1680, 0x1680},
+	{0x17b4, 0x17b5}, {0x180b, 0x180f}, {0x2000, 0x200f},
+	{0x2028, 0x202f}, {0x205f, 0x206f}, {0x2800, 0x2800},
+	{0x3000, 0x3000}, {0x3164, 0x3164}, {0xfe00, 0xfe0f},
+	{0xfeff, 0xfeff}, {0xffa0, 0xffa0}, {0xfff0, 0xfff8},
+	{0x1d173, 0x1d17a}, {0xe0000, 0xe0fff},
+};
+
+/* Is cp white space or a character that shows nothing? */
 static int
 utf8_is_blank(uint32_t cp)
 {
-	switch (cp) {
-	case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x20:
-	case 0x85: case 0xa0: case 0x1680: case 0x180e: case 0x2028:
-	case 0x2029: case 0x202f: case 0x205f: case 0x2060: case 0x3000:
-	case 0xfeff:
-		return 1;
+	size_t lo = 0, hi = sizeof(blanks) / sizeof(blanks[0]), mid;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (cp < blanks[mid].lo)
+			hi = mid;
+		else if (cp > blanks[mid].hi)
+			lo = mid + 1;
+		else
+			return 1;
 	}
-	return cp >= 0x2000 && cp <= 0x200d;
+	return 0;
 }
 
 /*
@@ -103,7 +125,7 @@ ch_utf8_blank(const char *s, size_t len)
 	uint32_t cp;
 
 	while (i < len) {
-		if ((k = utf8_decode(p + i, len - i, &cp)) == 0)
+		if ((k = ch_utf8_decode(p + i, len - i, &cp)) == 0)
 			return 1;
 		if (!utf8_is_blank(cp))
 			return 0;

@@ -14,6 +14,20 @@ top_srcdir=$(cd "$top_srcdir" && pwd)
 top_builddir=$(cd "$top_builddir" && pwd)
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/chatr-test.XXXXXX")
+mkdir -p "$T/var/log"
+
+# Memory checking: under make check-valgrind every chatr program runs in
+# valgrind; in a sanitizer build ASan/UBSan write their reports to files.
+# Either way finish() fails the test on any report.
+MEMCHECK=
+if [ "${CHATR_VALGRIND:-0}" = 1 ]; then
+	MEMCHECK=valgrind
+	CHATR_TEST_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --suppressions=$top_srcdir/test/valgrind.supp --log-file=$T/var/log/valgrind.%p.log"
+elif ldd "$top_builddir/fcgi-bin/chatr-register" 2>/dev/null | grep -q libasan; then
+	MEMCHECK=sanitizer
+	export ASAN_OPTIONS="log_path=$T/var/log/asan:detect_leaks=1"
+	export UBSAN_OPTIONS="log_path=$T/var/log/ubsan:print_stacktrace=1"
+fi
 TESTNAME=$(basename "$0" .sh)
 NTEST=0
 NFAIL=0
@@ -105,9 +119,28 @@ stop_chatr() {
 	fi
 }
 
+# memcheck_reports: the valgrind or sanitizer reports the programs left.
+memcheck_reports() {
+	local f
+	for f in "$T"/var/log/valgrind.*.log "$T"/var/log/asan.* "$T"/var/log/ubsan.*; do
+		[ -s "$f" ] || continue
+		echo "$f"
+	done
+}
+
 finish() {
 	local status=$?
 	stop_chatr
+	if [ -n "$MEMCHECK" ]; then
+		local reports
+		reports=$(memcheck_reports)
+		if [ -z "$reports" ]; then
+			ok "no $MEMCHECK reports from any chatr program"
+		else
+			not_ok "no $MEMCHECK reports from any chatr program" \
+			    "$(cat $reports | head -n 60)"
+		fi
+	fi
 	echo "1..$NTEST"
 	if [ "$NFAIL" -gt 0 ] || [ "$status" -ne 0 ]; then
 		{

@@ -46,8 +46,9 @@ parse_ok(const char *s, size_t len, const char *what)
 }
 
 /*
- * Parse len bytes of s expecting failure with an allocated cause (equal
- * to want unless want is NULL) and *out untouched.
+ * Parse len bytes of s expecting failure with an allocated cause (that
+ * starts with want, less its final period, unless want is NULL: causes
+ * may end with the byte offset) and *out untouched.
  */
 static void
 parse_bad(const char *s, size_t len, const char *want, const char *what)
@@ -61,8 +62,16 @@ parse_bad(const char *s, size_t len, const char *want, const char *what)
 	    "parse: refuses %s", what);
 	if (r == 0 && o != SENTINEL)
 		json_object_put(o);
-	if (want != NULL && r == -1)
-		CHECK_STR(cause, want, "parse: cause for %s", what);
+	if (want != NULL && r == -1) {
+		size_t wl = strlen(want);
+
+		if (wl > 0 && want[wl - 1] == '.')
+			wl--;
+		CHECK(cause != NULL && strncmp(cause, want, wl) == 0,
+		    "parse: cause for %s", what);
+		printf("#   cause \"%s\", want \"%s\"\n",
+		    cause ? cause : "(null)", want);
+	}
 	free(cause);
 }
 
@@ -149,8 +158,8 @@ test_parse_not_object(void)
 	parse_bad(LIT("\xef\xbb\xbf{}"), NULL, "a byte order mark");
 
 	/* NUL bytes, inside or around. */
-	parse_bad(LIT("{\"a\":\"b\0c\"}"), "The request body must be JSON "
-	    "text without NUL bytes.", "a NUL byte in a string");
+	parse_bad(LIT("{\"a\":\"b\0c\"}"), "Malformed JSON: a control "
+	    "character in a string must be escaped.", "a NUL byte in a string");
 	parse_bad(LIT("{}\0"), NULL, "a NUL byte after the object");
 	parse_bad(LIT("\0{}"), NULL, "a NUL byte before the object");
 	memset(buf, 0, sizeof(buf));
@@ -163,10 +172,12 @@ test_parse_syntax(void)
 {
 	static const char early[] = "Malformed JSON: the body ends too early.";
 
-	parse_bad(LIT("{"), early, "a lone brace");
+	parse_bad(LIT("{"), "Malformed JSON: expected a member name",
+	    "a lone brace");
 	parse_bad(LIT("{\"name\":\"broken\""), early, "a truncated object");
 	parse_bad(LIT("{\"name\":"), early, "a missing value");
-	parse_bad(LIT("{\"a\":\"abc"), early, "an unterminated string");
+	parse_bad(LIT("{\"a\":\"abc"), "Malformed JSON: a string is not closed",
+	    "an unterminated string");
 	parse_bad(LIT("}"), NULL, "a closing brace");
 	parse_bad(LIT("{\"a\":1,}"), NULL, "a trailing comma");
 	parse_bad(LIT("{\"a\":[1,]}"), NULL, "a trailing comma in an array");
@@ -288,9 +299,8 @@ wrap(char *buf, size_t size, int w, const char *open, const char *inner,
 }
 
 /*
- * The nesting limit.  json-c counts every value as a level, scalars too,
- * so CH_JSON_DEPTH levels are CH_JSON_DEPTH empty containers, or
- * CH_JSON_DEPTH - 1 containers around a scalar.
+ * The nesting limit: CH_JSON_DEPTH objects and arrays, whatever they
+ * hold.
  */
 static void
 test_parse_depth(void)
@@ -313,15 +323,14 @@ test_parse_depth(void)
 
 	/* The same holding a number. */
 	snprintf(what, sizeof(what), "%d nested objects around a number",
-	    CH_JSON_DEPTH - 1);
-	wrap(buf, sizeof(buf), CH_JSON_DEPTH - 2, "{\"k\":", "{\"k\":1}",
+	    CH_JSON_DEPTH);
+	wrap(buf, sizeof(buf), CH_JSON_DEPTH - 1, "{\"k\":", "{\"k\":1}",
 	    "}");
 	o = parse_ok(buf, strlen(buf), what);
 	json_object_put(o);
 	snprintf(what, sizeof(what), "%d nested objects around a number",
-	    CH_JSON_DEPTH);
-	wrap(buf, sizeof(buf), CH_JSON_DEPTH - 1, "{\"k\":", "{\"k\":1}",
-	    "}");
+	    CH_JSON_DEPTH + 1);
+	wrap(buf, sizeof(buf), CH_JSON_DEPTH, "{\"k\":", "{\"k\":1}", "}");
 	parse_bad(buf, strlen(buf), deep, what);
 
 	/* An object holding arrays: {"k":[[...[]...]]}. */

@@ -1,0 +1,9 @@
+#!/bin/sh
+# test/run-unit.sh -- runs one unit-test program for make check; under
+# valgrind (failing on any error or definite leak) when CHATR_VALGRIND=1.
+if [ "${CHATR_VALGRIND:-0}" = 1 ]; then
+	exec valgrind -q --error-exitcode=99 --leak-check=full \
+	    --errors-for-leak-kinds=definite \
+	    --suppressions="$top_srcdir/test/valgrind.supp" "$@"
+fi
+exec "$@"
