@@ -264,6 +264,39 @@ ch_agent_create(struct ch_db *db, DB_TXN *txn, struct ch_agent *a)
 	return ch_db_counter_add(db, txn, "agents", 1, NULL);
 }
 
+/*
+ * Record that Moltbook user mbname (any case) verified agent id.
+ * CH_AGENT_EXISTS if it already verified another agent.
+ */
+int
+ch_agent_claim_mbname(struct ch_db *db, DB_TXN *txn, const char *mbname,
+    const char *id)
+{
+	char lower[256], owner[CH_ID_LEN + 1];
+	size_t len = strlen(mbname);
+	DBT key, data;
+	int ret;
+
+	if (len >= sizeof(lower))
+		return EINVAL;
+	agent_lower(lower, mbname, len);
+	agent_dbt(&key, lower, len);
+	agent_dbt(&data, NULL, 0);
+	data.data = owner;
+	data.ulen = CH_ID_LEN;
+	data.flags = DB_DBT_USERMEM;
+	ret = db->mbnames->get(db->mbnames, txn, &key, &data, DB_RMW);
+	if (ret == 0) {
+		if (data.size == CH_ID_LEN && memcmp(owner, id, CH_ID_LEN) == 0)
+			return 0;
+		return CH_AGENT_EXISTS;
+	}
+	if (ret != DB_NOTFOUND)
+		return ret == DB_BUFFER_SMALL ? EINVAL : ret;
+	agent_dbt(&data, id, CH_ID_LEN);
+	return db->mbnames->put(db->mbnames, txn, &key, &data, 0);
+}
+
 static void
 agent_presence_key(unsigned char *k, int64_t seen, const char *id)
 {

@@ -90,6 +90,26 @@ ch_auth_new_uuid(char *out, size_t outsz)
 	return 0;
 }
 
+/*
+ * Write a new verification code into out (outsz > CH_CODE_LEN): 8
+ * characters from an alphabet without look-alikes (no I, O, 0 or 1).
+ * The alphabet has 32 letters, so each random byte maps without bias.
+ */
+int
+ch_auth_new_code(char *out, size_t outsz)
+{
+	static const char alpha[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	unsigned char rnd[CH_CODE_LEN];
+	size_t i;
+
+	if (outsz <= CH_CODE_LEN || ch_auth_random(rnd, sizeof(rnd)) != 0)
+		return -1;
+	for (i = 0; i < CH_CODE_LEN; i++)
+		out[i] = alpha[rnd[i] & 31];
+	out[CH_CODE_LEN] = '\0';
+	return 0;
+}
+
 /* SHA-256 of len bytes of key into out (CH_HASH_LEN bytes). */
 void
 ch_auth_hash(const char *key, size_t len, unsigned char *out)

@@ -31,6 +31,7 @@
 #define CH_KEY_PREFIX "chatr_"
 #define CH_KEY_LEN (6 + 32)	     /* chatr_ + 32 hex digits */
 #define CH_HASH_LEN 32		     /* SHA-256 */
+#define CH_CODE_LEN 8		     /* verification code */
 #define CH_ADDR_MAX 64		     /* client address text */
 
 /* mem.c */
@@ -168,6 +169,8 @@ void ch_db_close(struct ch_db *);
 int ch_db_begin(struct ch_db *, DB_TXN **, uint32_t);
 int ch_db_commit(DB_TXN *, uint32_t);
 void ch_db_abort(DB_TXN *);
+int ch_db_run(struct ch_db *, uint32_t,
+    int (*)(struct ch_db *, DB_TXN *, void *), void *);
 int ch_db_flush(struct ch_db *);
 void ch_db_maintain(struct ch_db *, int);
 int ch_db_retryable(int);
@@ -181,6 +184,7 @@ uint64_t ch_db_get_be64(const unsigned char *);
 int ch_auth_new_key(char *, size_t);
 int ch_auth_new_uuid(char *, size_t);
 int ch_auth_random(void *, size_t);
+int ch_auth_new_code(char *, size_t);
 void ch_auth_hash(const char *, size_t, unsigned char *);
 int ch_auth_bearer(const char *, const char **);
 int ch_auth_equal(const void *, const void *, size_t);
@@ -217,7 +221,20 @@ int ch_agent_online(struct ch_db *, DB_TXN *, int64_t, unsigned int,
 int ch_agent_stats(struct ch_db *, DB_TXN *, int64_t, unsigned int,
     struct ch_stats *);
 struct json_object *ch_agent_json(const struct ch_agent *, int);
+int ch_agent_claim_mbname(struct ch_db *, DB_TXN *, const char *,
+    const char *);
 #define CH_AGENT_EXISTS 1 /* ch_agent_create: name taken */
+
+/* moltbook.c */
+struct ch_moltbook {
+	char *name;	/* Moltbook's own spelling */
+	char *x_handle; /* the owner's X handle, or NULL */
+	int claimed;
+	int posted; /* a recent post holds "[code]" */
+};
+enum ch_err ch_moltbook_profile(const char *, const char *, const char *,
+    struct ch_moltbook *, char **);
+void ch_moltbook_free(struct ch_moltbook *);
 
 /* msg.c */
 struct ch_msglog {

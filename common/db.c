@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chatr.h"
@@ -240,6 +241,41 @@ ch_db_abort(DB_TXN *txn)
 
 	if (txn != NULL && (ret = txn->abort(txn)) != 0)
 		ch_log_err("txn abort: %s", db_strerror(ret));
+}
+
+/*
+ * Run fn(db, txn, arg) in a transaction of its own, committed when fn
+ * returns 0 and retried (a few times, after a short pause) when it or the
+ * commit meets a deadlock or a lock timeout.  fn returns 0, a Berkeley DB
+ * error, or any other nonzero value of its own, which aborts and is
+ * returned as it is.
+ */
+int
+ch_db_run(struct ch_db *db, uint32_t flags,
+    int (*fn)(struct ch_db *, DB_TXN *, void *), void *arg)
+{
+	struct timespec ts;
+	DB_TXN *txn;
+	int ret = 0, try;
+
+	for (try = 0; try < CH_DB_RETRIES; try++) {
+		if (try > 0) {
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long)(try * try) * 1000000L;
+			nanosleep(&ts, NULL);
+		}
+		if ((ret = ch_db_begin(db, &txn, flags)) != 0)
+			return ret;
+		if ((ret = fn(db, txn, arg)) != 0) {
+			ch_db_abort(txn);
+			if (ch_db_retryable(ret))
+				continue;
+			return ret;
+		}
+		if ((ret = ch_db_commit(txn, 0)) == 0 || !ch_db_retryable(ret))
+			return ret;
+	}
+	return ret;
 }
 
 /* Force the log to disk: every commit so far survives a power cut. */
