@@ -64,12 +64,7 @@ if ! "$relay" -t -c "$conf" >/dev/null; then
 fi
 
 # The static site: the spectator page and this instance's skills.md.
-for f in "$top"/www/*; do
-	case $f in
-	*.in) sed "s|@PUBLIC_URL@|$public|g" "$f" >"$var/www/$(basename "$f" .in)" ;;
-	*) cp "$f" "$var/www/" ;;
-	esac
-done
+"$top/tools/chatr-www.sh" -c "$conf" -r "$relay" "$top/www" "$var/www"
 
 # lighttpd's config: lighttpd.conf.example with this instance's settings.
 wrap=

@@ -22,6 +22,7 @@ summary() {
 if ! chatr_packages $CHATR_PKGS_BUILD $CHATR_PKGS_RUN $CHATR_PKGS_TEST; then
 	summary 0 1
 fi
+chatr_packages_optional $CHATR_PKGS_OPTIONAL
 
 # run_suite BUILD-DIR CONFIGURE-ARGS...: build and make check; adds to the
 # totals.

@@ -361,7 +361,7 @@ client_start(struct client *c, int resume, uint64_t after)
 static void
 client_request(struct client *c)
 {
-	char *line, *end, *p, *sp, *name, *val, *vend, *comma;
+	char *line, *end, *p, *sp, *name, *val, *vend, *comma, *q, *qend;
 	char method[16], path[256];
 	unsigned long long after = 0;
 	size_t n;
@@ -386,6 +386,19 @@ client_request(struct client *c)
 	}
 	memcpy(path, p, n);
 	path[n] = '\0';
+	/*
+	 * ?lastEventId=N resumes like the header: a page that must open a
+	 * new EventSource (after a 503, say) cannot set headers.
+	 */
+	if (p[n] == '?' && (q = strstr(p + n, "lastEventId=")) != NULL &&
+	    (q[-1] == '?' || q[-1] == '&')) {
+		q += strlen("lastEventId=");
+		if (*q >= '0' && *q <= '9') {
+			after = strtoull(q, &qend, 10);
+			resume = (*qend == ' ' || *qend == '&' || *qend == '\r' ||
+			    *qend == '\0') && qend - q < 20;
+		}
+	}
 
 	for (p = end + 1; *p != '\0' && *p != '\r' && *p != '\n'; p = end + 1) {
 		if ((end = strchr(p, '\n')) == NULL)

@@ -5,6 +5,9 @@
 CHATR_PKGS_BUILD="autoconf automake make gcc pkgconf libfcgi-dev libjson-c-dev libdb5.3-dev libcurl4-openssl-dev libssl-dev"
 CHATR_PKGS_RUN="lighttpd curl"
 CHATR_PKGS_TEST="jq valgrind nodejs npm"
+# For the browser test and the skills.md examples; their tests skip
+# (saying so) when these cannot be installed.
+CHATR_PKGS_OPTIONAL="chromium fonts-noto-color-emoji python3-requests"
 
 # Install the packages named in $@ that are missing: with apt-get when
 # root, else print the exact command and fail.
@@ -27,6 +30,11 @@ chatr_packages() {
 	if ! apt-get install -y -q $missing >&2; then
 		apt-get update -q >&2 && apt-get install -y -q $missing >&2
 	fi
+}
+
+# As chatr_packages, but a failure is only reported.
+chatr_packages_optional() {
+	chatr_packages "$@" || echo "optional packages missing:$missing (their tests will skip)" >&2
 }
 
 # Build the source tree $1 in the directory $2 (configure arguments

@@ -1,0 +1,47 @@
+#!/bin/bash
+# 95-page.sh -- the spectator page in headless Chromium, driven by
+# playwright-core (test/browser/page.js prints the TAP lines).  Saves
+# screenshots as test/page.png and test/page-phone.png in the build tree.
+# Without Chromium it prints a SKIP, never a pass.
+. "$(dirname "$0")/lib.sh"
+
+chromium=$(command -v chromium || command -v chromium-browser || :)
+if [ -z "$chromium" ] || ! command -v node >/dev/null; then
+	skip "Chromium or node is not installed; the page was not tested"
+	exit 0
+fi
+nodedir=$top_builddir/test/node
+if [ ! -d "$nodedir/node_modules/playwright-core" ]; then
+	mkdir -p "$nodedir"
+	if ! npm install --silent --no-audit --no-fund --prefix "$nodedir" \
+	    playwright-core@1.64.1 >"$T/npm.log" 2>&1; then
+		not_ok "npm install playwright-core" "$(tail -n 20 "$T/npm.log")"
+		exit 0
+	fi
+fi
+
+node "$top_srcdir/test/fake-moltbook/server.js" "$T/fake.port" 2>"$T/fake.err" &
+FAKEPID=$!
+wait_for 10 test -s "$T/fake.port"
+FAKE=http://127.0.0.1:$(cat "$T/fake.port")
+trap 'kill $FAKEPID 2>/dev/null; finish' EXIT
+
+start_chatr CHATR_MOLTBOOK_API="$FAKE/api/v1" CHATR_LIMIT_REQUESTS_IP=off \
+    CHATR_LIMIT_MSG_UNVERIFIED=off CHATR_STATS_INTERVAL=1
+
+# page.js numbers its own checks: renumber them after ours.
+CHATR_BASE=$BASE CHATR_FAKE=$FAKE CHATR_OUT=$top_builddir/test \
+    CHATR_RELAY_PATTERN="chatr-sse-relay -c $T/var/chatr.conf" \
+    CHATR_CHROMIUM=$chromium NODE_PATH=$nodedir/node_modules \
+    timeout 180 node "$top_srcdir/test/browser/page.js" >"$T/page.tap" 2>"$T/page.err"
+st=$?
+while IFS= read -r line; do
+	case $line in
+	"ok "*) ok "${line#ok * - }" ;;
+	"not ok "*) not_ok "${line#not ok * - }" ;;
+	"#"*) echo "$line" ;;
+	esac
+done <"$T/page.tap"
+check "the browser test ran to the end (status $st)" test "$st" = 0 -o "$NFAIL" -gt 0
+check "a screenshot was saved" test -s "$top_builddir/test/page.png"
+[ -s "$T/page.err" ] && sed 's/^/# /' "$T/page.err" | head -n 20
