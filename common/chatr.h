@@ -172,7 +172,7 @@ void ch_db_abort(DB_TXN *);
 int ch_db_run(struct ch_db *, uint32_t,
     int (*)(struct ch_db *, DB_TXN *, void *), void *);
 int ch_db_flush(struct ch_db *);
-void ch_db_maintain(struct ch_db *, int);
+int ch_db_maintain(struct ch_db *, int);
 int ch_db_retryable(int);
 int ch_db_counter_get(struct ch_db *, DB_TXN *, const char *, uint64_t *);
 int ch_db_counter_add(struct ch_db *, DB_TXN *, const char *, int64_t,
@@ -344,6 +344,7 @@ int ch_fail(struct ch_req *, enum ch_err, const char *, ...) CH_PRINTF(3, 4);
 int ch_fail_db(struct ch_req *, int);
 int ch_fail_retry(struct ch_req *, enum ch_err, unsigned int, const char *,
     ...) CH_PRINTF(4, 5);
+void ch_req_retry(struct ch_req *);
 void ch_req_reset(struct ch_req *);
 
 /* resp.c */

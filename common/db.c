@@ -289,25 +289,29 @@ ch_db_flush(struct ch_db *db)
  * Periodic housekeeping, cheap enough to call after every request: clean
  * up after processes that died holding locks or transactions, and take a
  * checkpoint when enough log has been written (which lets old log files
- * go).  force: do it now regardless of the clock.
+ * go).  force: do it now regardless of the clock.  DB_RUNRECOVERY when
+ * the environment must be closed and opened again.
  */
-void
+int
 ch_db_maintain(struct ch_db *db, int force)
 {
 	int64_t now = ch_time_mono_ms();
 	int ret;
 
 	if (!force && now - db->last_checkpoint < DB_CKPT_EVERY_MS)
-		return;
+		return 0;
 	db->last_checkpoint = now;
 	if ((ret = db->env->failchk(db->env, 0)) != 0) {
 		if (ret == DB_RUNRECOVERY)
-			ch_fatal("failchk: environment needs recovery, "
-			    "exiting");
+			return ret;
 		ch_log_err("failchk: %s", db_strerror(ret));
 	}
-	if ((ret = db->env->txn_checkpoint(db->env, 1024, 1, 0)) != 0)
+	if ((ret = db->env->txn_checkpoint(db->env, 1024, 1, 0)) != 0) {
+		if (ret == DB_RUNRECOVERY)
+			return ret;
 		ch_log_err("checkpoint: %s", db_strerror(ret));
+	}
+	return 0;
 }
 
 /* Store v big-endian in 8 bytes at p. */

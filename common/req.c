@@ -155,26 +155,23 @@ ch_fail_db(struct ch_req *req, int ret)
 	return ch_fail(req, CH_ERR_INTERNAL, NULL);
 }
 
-/* Free everything the request allocated and clear it for the next. */
+/*
+ * Forget the work done on the request, keeping what the client sent (the
+ * request line, address and body), so it can be served again.
+ */
 void
-ch_req_reset(struct ch_req *req)
+ch_req_retry(struct ch_req *req)
 {
 	if (req->ep != NULL && req->ep->reset != NULL)
 		req->ep->reset(req);
-	free(req->path);
-	free(req->query);
-	if (req->body != NULL)
-		ch_wipe(req->body, req->bodylen);
-	free(req->body);
 	if (req->json != NULL)
 		json_object_put(req->json);
 	if (req->resp != NULL)
 		json_object_put(req->resp);
 	ch_agent_free(&req->agent);
 	free(req->errmsg);
-	req->path = req->query = req->body = req->errmsg = NULL;
+	req->errmsg = NULL;
 	req->json = req->resp = NULL;
-	req->bodylen = 0;
 	req->authed = 0;
 	req->status = 0;
 	req->err = CH_ERR_OK;
@@ -182,6 +179,20 @@ ch_req_reset(struct ch_req *req)
 	req->errstatus = 0;
 	req->dberr = 0;
 	req->data = NULL;
-	req->addr[0] = '\0';
 	memset(req->val, 0, sizeof(req->val));
+}
+
+/* Free everything the request allocated and clear it for the next. */
+void
+ch_req_reset(struct ch_req *req)
+{
+	ch_req_retry(req);
+	free(req->path);
+	free(req->query);
+	if (req->body != NULL)
+		ch_wipe(req->body, req->bodylen);
+	free(req->body);
+	req->path = req->query = req->body = NULL;
+	req->bodylen = 0;
+	req->addr[0] = '\0';
 }

@@ -311,13 +311,17 @@ refuse:
 	return ch_fail(req, CH_ERR_AUTH, "Invalid API key.");
 }
 
-/* Read the body (at most CH_BODY_MAX bytes) and parse it if wanted. */
+/*
+ * Read the body (at most CH_BODY_MAX bytes).  lighttpd has it whole
+ * before it starts us (a slow client ties up no program), so this never
+ * waits on the network.
+ */
 static int
-serve_body(struct ch_req *req, const struct ch_op *op)
+serve_body(struct ch_req *req)
 {
 	const char *cl;
 	unsigned long long want = 0;
-	char *end, *cause = NULL;
+	char *end;
 	size_t got = 0;
 	ssize_t n;
 
@@ -349,13 +353,6 @@ serve_body(struct ch_req *req, const struct ch_op *op)
 		    "large (at most %d bytes).", CH_BODY_MAX);
 	req->bodylen = got;
 	req->body[got] = '\0';
-	if (!(op->flags & CH_OP_BODY))
-		return 0;
-	if (ch_json_parse(req->body, got, &req->json, &cause) != 0) {
-		ch_fail(req, CH_ERR_INVAL, "%s", cause);
-		free(cause);
-		return -1;
-	}
 	return 0;
 }
 
@@ -413,34 +410,97 @@ serve_handle(struct ch_req *req, const struct ch_op *op)
 	return 0;
 }
 
-/* Serve one accepted request. */
+/* Everything after the body: the store, the fields, the handler. */
 static void
-serve_one(struct ch_req *req, int dbok)
+serve_process(struct ch_req *req, const struct ch_op *op)
 {
-	const struct ch_op *op = NULL;
-	struct json_object *o;
 	char *cause = NULL;
 
-	req->now = ch_time_ms();
-	req->start = ch_time_mono_ms();
-	if (serve_params(req) != 0 || serve_route(req, &op) != 0)
-		goto answer;
-	if (!dbok) {
-		ch_fail(req, CH_ERR_UNAVAIL, "The store is unavailable. Try "
-		    "again shortly.");
-		goto answer;
+	if (serve_account(req, op) != 0)
+		return;
+	if ((op->flags & CH_OP_BODY) && ch_json_parse(req->body, req->bodylen,
+	    &req->json, &cause) != 0) {
+		ch_fail(req, CH_ERR_INVAL, "%s", cause);
+		free(cause);
+		return;
 	}
-	if (serve_account(req, op) != 0 || serve_body(req, op) != 0)
-		goto answer;
 	if (op->nfields > 0 && ch_valid_fields(op->fields, op->nfields,
 	    req->json, req->val, &cause) != 0) {
 		ch_fail(req, CH_ERR_INVAL, "%s", cause);
 		free(cause);
-		goto answer;
+		return;
 	}
 	if (op->prepare != NULL && op->prepare(req) != 0)
-		goto answer;
+		return;
 	serve_handle(req, op);
+}
+
+/* The store, opened once per process and reopened after a recovery. */
+static int serve_dbok;
+static int64_t serve_lastopen;
+
+/* Open the store, logging why not; 1 when open. */
+static int
+serve_open(struct ch_req *req)
+{
+	char *cause = NULL;
+
+	serve_lastopen = ch_time_mono_ms();
+	if (ch_db_open(req->db, req->cfg, &cause) == 0)
+		return serve_dbok = 1;
+	ch_log_err("%s", cause);
+	free(cause);
+	return serve_dbok = 0;
+}
+
+/*
+ * Another process found the environment needed recovery (a process died
+ * inside Berkeley DB) and ran it: this process's handles are stale.  Drop
+ * them and join the recovered environment.
+ */
+static int
+serve_reopen(struct ch_req *req)
+{
+	ch_log_warn("the store was recovered; reopening it");
+	if (serve_dbok)
+		ch_db_close(req->db);
+	serve_dbok = 0;
+	return serve_open(req);
+}
+
+/* Serve one accepted request. */
+static void
+serve_one(struct ch_req *req)
+{
+	const struct ch_op *op = NULL;
+	struct json_object *o;
+	int try;
+
+	req->now = ch_time_ms();
+	req->start = ch_time_mono_ms();
+	if (serve_params(req) != 0 || serve_route(req, &op) != 0 ||
+	    serve_body(req) != 0)
+		goto answer;
+	for (try = 0; try < 2; try++) {
+		if (!serve_dbok && (try > 0 || ch_time_mono_ms() -
+		    serve_lastopen > SERVE_DB_RETRY_MS))
+			serve_open(req);
+		if (!serve_dbok) {
+			ch_fail(req, CH_ERR_UNAVAIL, "The store is unavailable. "
+			    "Try again shortly.");
+			break;
+		}
+		serve_process(req, op);
+		if (req->dberr != DB_RUNRECOVERY)
+			break;
+		/* Nothing was committed: start the request over. */
+		ch_req_retry(req);
+		if (!serve_reopen(req)) {
+			ch_fail(req, CH_ERR_UNAVAIL, "The store is unavailable. "
+			    "Try again shortly.");
+			break;
+		}
+	}
 answer:
 	if (req->err != CH_ERR_OK) {
 		if (ch_resp_error(req) != 0)
@@ -463,19 +523,6 @@ answer:
 	    (long long)(ch_time_mono_ms() - req->start));
 }
 
-/* Open the store, logging why not; 1 when open. */
-static int
-serve_open(struct ch_cfg *cfg, struct ch_db *db)
-{
-	char *cause = NULL;
-
-	if (ch_db_open(db, cfg, &cause) == 0)
-		return 1;
-	ch_log_err("%s", cause);
-	free(cause);
-	return 0;
-}
-
 static void
 serve_usage(const char *prog)
 {
@@ -496,8 +543,7 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 	FCGX_Request fr;
 	char prog[64], *cause = NULL;
 	const char *conf = NULL;
-	int64_t lastopen = 0;
-	int c, dbok, quit = 0;
+	int c;
 
 	snprintf(prog, sizeof(prog), "chatr-%s", ep->name);
 	ch_log_init(prog);
@@ -539,19 +585,17 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 	req.ep = ep;
 	req.cfg = &cfg;
 	req.db = &db;
-	dbok = serve_open(&cfg, &db);
-	lastopen = ch_time_mono_ms();
+	serve_open(&req);
 
 	if (FCGX_IsCGI()) {
 		req.io = &cgi_io;
 		req.id = 1;
-		serve_one(&req, dbok);
-		quit = req.dberr == DB_RUNRECOVERY;
+		serve_one(&req);
 		ch_req_reset(&req);
-		if (dbok)
+		if (serve_dbok)
 			ch_db_close(&db);
 		ch_cfg_free(&cfg);
-		return quit ? 1 : 0;
+		return 0;
 	}
 
 	if (FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
@@ -561,29 +605,21 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 	req.io = &fcgi_io;
 	req.io_arg = &fr;
 	ch_log_debug("serving %s", ep->path != NULL ? ep->path : "/api/*");
-	while (!serve_stop && !quit) {
+	while (!serve_stop) {
 		if (FCGX_Accept_r(&fr) < 0)
 			break;
-		if (!dbok && ch_time_mono_ms() - lastopen > SERVE_DB_RETRY_MS) {
-			dbok = serve_open(&cfg, &db);
-			lastopen = ch_time_mono_ms();
-		}
 		req.id++;
 		ch_log_set_reqid(req.id);
-		serve_one(&req, dbok);
-		quit = req.dberr == DB_RUNRECOVERY;
+		serve_one(&req);
 		ch_req_reset(&req);
 		FCGX_Finish_r(&fr);
 		ch_log_set_reqid(0);
-		if (dbok && !quit)
-			ch_db_maintain(&db, 0);
+		if (serve_dbok && ch_db_maintain(&db, 0) == DB_RUNRECOVERY)
+			serve_reopen(&req);
 	}
-	if (quit)
-		ch_log_warn("the store needs recovery; exiting so a new "
-		    "process runs it");
 	FCGX_Free(&fr, 1);
-	if (dbok)
+	if (serve_dbok)
 		ch_db_close(&db);
 	ch_cfg_free(&cfg);
-	return quit ? 1 : 0;
+	return 0;
 }

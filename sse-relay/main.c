@@ -172,6 +172,22 @@ relay_resume(uint64_t after, struct frame **out)
 	return 0;
 }
 
+/*
+ * Another process ran recovery on the environment (one died inside
+ * Berkeley DB): drop our stale handles and join the recovered one.  The
+ * streams stay up.
+ */
+static void
+relay_reopen(void)
+{
+	char *cause = NULL;
+
+	ch_log_warn("the store was recovered; reopening it");
+	ch_db_close(&relay.db);
+	if (ch_db_open(&relay.db, &relay.cfg, &cause) != 0)
+		ch_fatal("reopening the store: %s", cause);
+}
+
 /* Read the stats from the store (dirty reads: they never wait). */
 static int64_t
 relay_stats(struct loop *l, void *arg)
@@ -210,8 +226,9 @@ relay_stats(struct loop *l, void *arg)
 	return (int64_t)relay.cfg.stats_interval * 1000;
 fail:
 	if (ret == DB_RUNRECOVERY)
-		ch_fatal("the store needs recovery; exiting");
-	ch_log_warn("reading stats: %s", db_strerror(ret));
+		relay_reopen();
+	else
+		ch_log_warn("reading stats: %s", db_strerror(ret));
 	return (int64_t)relay.cfg.stats_interval * 1000;
 }
 
@@ -242,7 +259,7 @@ relay_store_check(struct loop *l, void *arg)
 	(void)l;
 	(void)arg;
 	if ((ret = tail_store_check()) == DB_RUNRECOVERY)
-		ch_fatal("the store needs recovery; exiting");
+		relay_reopen();
 	else if (ret != 0)
 		ch_log_warn("checking the store: %s", db_strerror(ret));
 	return MAIN_STORE_CHECK_MS;
@@ -253,7 +270,8 @@ relay_maintain(struct loop *l, void *arg)
 {
 	(void)l;
 	(void)arg;
-	ch_db_maintain(&relay.db, 1);
+	if (ch_db_maintain(&relay.db, 1) == DB_RUNRECOVERY)
+		relay_reopen();
 	ch_log_debug("%u streams, %llu messages sent, %llu streams dropped",
 	    relay.nclients, (unsigned long long)relay.delivered,
 	    (unsigned long long)relay.dropped);
