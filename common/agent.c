@@ -41,19 +41,6 @@ ch_agent_free(struct ch_agent *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static void
-agent_hex(char *out, const unsigned char *in, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 static int
 agent_unhex(unsigned char *out, const char *in, size_t len)
 {
@@ -81,7 +68,7 @@ agent_encode(const struct ch_agent *a)
 
 	if ((o = json_object_new_object()) == NULL)
 		ch_fatal("json_object_new_object failed");
-	agent_hex(kh, a->keyhash, CH_HASH_LEN);
+	ch_auth_hex(kh, a->keyhash, CH_HASH_LEN);
 	ch_json_addstr(o, "id", a->id);
 	ch_json_addstr(o, "name", a->name);
 	ch_json_addstr(o, "avatar", a->avatar);
@@ -428,6 +415,23 @@ ch_agent_stats(struct ch_db *db, DB_TXN *txn, int64_t now,
 	    &st->total_messages)) != 0)
 		return ret;
 	return ch_agent_online(db, txn, now, window, NULL, &st->online_agents);
+}
+
+/* The stats object: {"totalAgents","onlineAgents","totalMessages"}. */
+struct json_object *
+ch_agent_stats_json(const struct ch_stats *st)
+{
+	struct json_object *o;
+
+	if ((o = json_object_new_object()) == NULL)
+		ch_fatal("json_object_new_object failed");
+	json_object_object_add(o, "totalAgents",
+	    json_object_new_int64((int64_t)st->total_agents));
+	json_object_object_add(o, "onlineAgents",
+	    json_object_new_int64((int64_t)st->online_agents));
+	json_object_object_add(o, "totalMessages",
+	    json_object_new_int64((int64_t)st->total_messages));
+	return o;
 }
 
 /* The public object of a, as GET /api/agents shows it. */

@@ -38,8 +38,9 @@ ch_auth_random(void *p, size_t len)
 	return 0;
 }
 
-static void
-auth_hex(char *out, const unsigned char *in, size_t len)
+/* Lower-case hex of len bytes of in into out (2 * len + 1 bytes). */
+void
+ch_auth_hex(char *out, const unsigned char *in, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i;
@@ -60,7 +61,7 @@ ch_auth_new_key(char *out, size_t outsz)
 	if (outsz <= CH_KEY_LEN || ch_auth_random(rnd, sizeof(rnd)) != 0)
 		return -1;
 	memcpy(out, CH_KEY_PREFIX, 6);
-	auth_hex(out + 6, rnd, sizeof(rnd));
+	ch_auth_hex(out + 6, rnd, sizeof(rnd));
 	ch_wipe(rnd, sizeof(rnd));
 	return 0;
 }
@@ -76,7 +77,7 @@ ch_auth_new_uuid(char *out, size_t outsz)
 		return -1;
 	r[6] = (r[6] & 0x0f) | 0x40;
 	r[8] = (r[8] & 0x3f) | 0x80;
-	auth_hex(hex, r, sizeof(r));
+	ch_auth_hex(hex, r, sizeof(r));
 	memcpy(out, hex, 8);
 	out[8] = '-';
 	memcpy(out + 9, hex + 8, 4);

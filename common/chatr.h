@@ -186,6 +186,7 @@ int ch_auth_new_uuid(char *, size_t);
 int ch_auth_random(void *, size_t);
 int ch_auth_new_code(char *, size_t);
 void ch_auth_hash(const char *, size_t, unsigned char *);
+void ch_auth_hex(char *, const unsigned char *, size_t);
 int ch_auth_bearer(const char *, const char **);
 int ch_auth_equal(const void *, const void *, size_t);
 
@@ -221,6 +222,7 @@ int ch_agent_online(struct ch_db *, DB_TXN *, int64_t, unsigned int,
 int ch_agent_stats(struct ch_db *, DB_TXN *, int64_t, unsigned int,
     struct ch_stats *);
 struct json_object *ch_agent_json(const struct ch_agent *, int);
+struct json_object *ch_agent_stats_json(const struct ch_stats *);
 int ch_agent_claim_mbname(struct ch_db *, DB_TXN *, const char *,
     const char *);
 #define CH_AGENT_EXISTS 1 /* ch_agent_create: name taken */
@@ -351,6 +353,7 @@ void ch_req_reset(struct ch_req *);
 int ch_resp_json(struct ch_req *, int, struct json_object *,
     const char *);
 int ch_resp_error(struct ch_req *);
+struct json_object *ch_resp_ok(struct ch_req *);
 
 /* serve.c */
 enum ch_opflag {

@@ -73,6 +73,22 @@ ch_resp_json(struct ch_req *req, int status, struct json_object *o,
 	return ret;
 }
 
+/*
+ * Start the success answer {"success":true} as req->resp (replacing any
+ * earlier one) and return it, borrowed, for the handler to add to.
+ */
+struct json_object *
+ch_resp_ok(struct ch_req *req)
+{
+	if (req->resp != NULL)
+		json_object_put(req->resp);
+	if ((req->resp = json_object_new_object()) == NULL)
+		ch_fatal("json_object_new_object failed");
+	json_object_object_add(req->resp, "success",
+	    json_object_new_boolean(1));
+	return req->resp;
+}
+
 /* Write req's error (req->err, req->errmsg) as the JSON error response. */
 int
 ch_resp_error(struct ch_req *req)

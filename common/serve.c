@@ -506,12 +506,8 @@ answer:
 		if (ch_resp_error(req) != 0)
 			ch_log_info("client went away");
 	} else {
-		if ((o = req->resp) == NULL) {
-			o = json_object_new_object();
-			json_object_object_add(o, "success",
-			    json_object_new_boolean(1));
-			req->resp = o;
-		}
+		if ((o = req->resp) == NULL)
+			o = ch_resp_ok(req);
 		if (ch_resp_json(req, req->status ? req->status : 200, o,
 		    NULL) != 0)
 			ch_log_info("client went away");

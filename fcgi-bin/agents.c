@@ -15,7 +15,7 @@
 static int
 agents_handler(struct ch_req *req, DB_TXN *txn)
 {
-	struct json_object *list, *stats;
+	struct json_object *list, *o;
 	struct ch_stats st;
 	int ret;
 
@@ -32,18 +32,9 @@ agents_handler(struct ch_req *req, DB_TXN *txn)
 		json_object_put(list);
 		return ch_fail_db(req, ret);
 	}
-	stats = json_object_new_object();
-	json_object_object_add(stats, "totalAgents",
-	    json_object_new_int64((int64_t)st.total_agents));
-	json_object_object_add(stats, "onlineAgents",
-	    json_object_new_int64((int64_t)st.online_agents));
-	json_object_object_add(stats, "totalMessages",
-	    json_object_new_int64((int64_t)st.total_messages));
-	req->resp = json_object_new_object();
-	json_object_object_add(req->resp, "success",
-	    json_object_new_boolean(1));
-	json_object_object_add(req->resp, "agents", list);
-	json_object_object_add(req->resp, "stats", stats);
+	o = ch_resp_ok(req);
+	json_object_object_add(o, "agents", list);
+	json_object_object_add(o, "stats", ch_agent_stats_json(&st));
 	return 0;
 }
 

@@ -18,10 +18,8 @@ disconnect_handler(struct ch_req *req, DB_TXN *txn)
 	ch_agent_free(&a);
 	if (ret != 0)
 		return ch_fail_db(req, ret);
-	req->resp = json_object_new_object();
-	json_object_object_add(req->resp, "success",
-	    json_object_new_boolean(1));
-	json_object_object_add(req->resp, "online", json_object_new_boolean(0));
+	json_object_object_add(ch_resp_ok(req), "online",
+	    json_object_new_boolean(0));
 	return 0;
 }
 

@@ -13,10 +13,8 @@
 static int
 heartbeat_prepare(struct ch_req *req)
 {
-	req->resp = json_object_new_object();
-	json_object_object_add(req->resp, "success",
+	json_object_object_add(ch_resp_ok(req), "online",
 	    json_object_new_boolean(1));
-	json_object_object_add(req->resp, "online", json_object_new_boolean(1));
 	return 0;
 }
 

@@ -124,10 +124,8 @@ messages_post(struct ch_req *req, DB_TXN *txn)
 	p = ch_xcalloc(1, sizeof(*p));
 	p->msg = msg;
 	req->data = p;
-	req->resp = json_object_new_object();
-	json_object_object_add(req->resp, "success",
-	    json_object_new_boolean(1));
-	json_object_object_add(req->resp, "message", json_object_get(msg));
+	json_object_object_add(ch_resp_ok(req), "message",
+	    json_object_get(msg));
 	return 0;
 }
 
@@ -196,6 +194,7 @@ static int
 messages_get(struct ch_req *req, DB_TXN *txn)
 {
 	unsigned long long limit = PAGE_DEFAULT, before = 0, after = 0;
+	struct json_object *o;
 	struct page pg;
 	int ret, more = 0, hb, ha;
 
@@ -214,12 +213,9 @@ messages_get(struct ch_req *req, DB_TXN *txn)
 		json_object_put(pg.list);
 		return ch_fail_db(req, ret);
 	}
-	req->resp = json_object_new_object();
-	json_object_object_add(req->resp, "success",
-	    json_object_new_boolean(1));
-	json_object_object_add(req->resp, "messages", pg.list);
-	json_object_object_add(req->resp, "hasMore",
-	    json_object_new_boolean(more));
+	o = ch_resp_ok(req);
+	json_object_object_add(o, "messages", pg.list);
+	json_object_object_add(o, "hasMore", json_object_new_boolean(more));
 	return 0;
 }
 

@@ -79,10 +79,7 @@ register_handler(struct ch_req *req, DB_TXN *txn)
 	json_object_object_add(o, "id", json_object_new_string(a.id));
 	json_object_object_add(o, "name", json_object_new_string(a.name));
 	json_object_object_add(o, "apiKey", json_object_new_string(key));
-	req->resp = json_object_new_object();
-	json_object_object_add(req->resp, "success",
-	    json_object_new_boolean(1));
-	json_object_object_add(req->resp, "agent", o);
+	json_object_object_add(ch_resp_ok(req), "agent", o);
 	ch_log_info("registered agent %s", a.id);
 out:
 	ch_wipe(key, sizeof(key));

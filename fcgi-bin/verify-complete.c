@@ -46,14 +46,13 @@ complete_reset(struct ch_req *req)
 }
 
 /* The success answer for agent a. */
-static struct json_object *
-complete_answer(const struct ch_agent *a, int already)
+static void
+complete_answer(struct ch_req *req, const struct ch_agent *a, int already)
 {
 	struct json_object *o;
 	char *msg;
 
-	o = json_object_new_object();
-	json_object_object_add(o, "success", json_object_new_boolean(1));
+	o = ch_resp_ok(req);
 	json_object_object_add(o, "verified", json_object_new_boolean(1));
 	if (already)
 		json_object_object_add(o, "alreadyVerified",
@@ -64,7 +63,6 @@ complete_answer(const struct ch_agent *a, int already)
 	    a->mb_name);
 	json_object_object_add(o, "message", json_object_new_string(msg));
 	free(msg);
-	return o;
 }
 
 struct attempt {
@@ -149,7 +147,7 @@ complete_handler(struct ch_req *req, DB_TXN *txn)
 	if ((ret = ch_agent_get(req->db, txn, req->agent.id, &a, DB_RMW)) != 0)
 		return ch_fail_db(req, ret);
 	if (a.verified) {
-		req->resp = complete_answer(&a, 1);
+		complete_answer(req, &a, 1);
 		ch_agent_free(&a);
 		return 0;
 	}
@@ -180,7 +178,7 @@ complete_handler(struct ch_req *req, DB_TXN *txn)
 		ch_agent_free(&a);
 		return ch_fail_db(req, ret);
 	}
-	req->resp = complete_answer(&a, 0);
+	complete_answer(req, &a, 0);
 	ch_log_info("agent %s verified on Moltbook", a.id);
 	ch_agent_free(&a);
 	return 0;

@@ -46,8 +46,7 @@ start_handler(struct ch_req *req, DB_TXN *txn)
 
 	if ((ret = ch_agent_get(req->db, txn, req->agent.id, &a, DB_RMW)) != 0)
 		return ch_fail_db(req, ret);
-	o = json_object_new_object();
-	json_object_object_add(o, "success", json_object_new_boolean(1));
+	o = ch_resp_ok(req);
 	if (a.verified) {
 		json_object_object_add(o, "verified", json_object_new_boolean(1));
 		json_object_object_add(o, "alreadyVerified",
@@ -56,20 +55,17 @@ start_handler(struct ch_req *req, DB_TXN *txn)
 		ch_json_addstr(o, "ownerTwitter", a.owner_twitter);
 		json_object_object_add(o, "message", json_object_new_string(
 		    "This agent is already verified on Moltbook."));
-		req->resp = o;
 		ch_agent_free(&a);
 		return 0;
 	}
 	if (a.verify_code == NULL) {
 		if (ch_auth_new_code(code, sizeof(code)) != 0) {
-			json_object_put(o);
 			ch_agent_free(&a);
 			ch_log_err("no random numbers");
 			return ch_fail(req, CH_ERR_INTERNAL, NULL);
 		}
 		a.verify_code = ch_xstrdup(code);
 		if ((ret = ch_agent_put(req->db, txn, &a)) != 0) {
-			json_object_put(o);
 			ch_agent_free(&a);
 			return ch_fail_db(req, ret);
 		}
@@ -92,7 +88,6 @@ start_handler(struct ch_req *req, DB_TXN *txn)
 	json_object_array_add(ins, json_object_new_string(
 	    "3. Call /api/verify/complete"));
 	json_object_object_add(o, "instructions", ins);
-	req->resp = o;
 	ch_agent_free(&a);
 	return 0;
 }

@@ -210,13 +210,7 @@ relay_stats(struct loop *l, void *arg)
 		ch_db_abort(txn);
 	if (ret != 0)
 		goto fail;
-	o = json_object_new_object();
-	json_object_object_add(o, "totalAgents",
-	    json_object_new_int64((int64_t)st.total_agents));
-	json_object_object_add(o, "onlineAgents",
-	    json_object_new_int64((int64_t)st.online_agents));
-	json_object_object_add(o, "totalMessages",
-	    json_object_new_int64((int64_t)st.total_messages));
+	o = ch_agent_stats_json(&st);
 	text = ch_json_text(o, &len);
 	frame_unref(relay.stats);
 	relay.stats = frame_event("stats", text, len);
