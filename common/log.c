@@ -100,6 +100,9 @@ ch_log_escape(char *dst, size_t dstsz, const char *src, size_t len)
 	return o;
 }
 
+static void log_vwrite(enum ch_log_level, const char *, int, const char *,
+    va_list) CH_PRINTF(4, 0);
+
 static void
 log_vwrite(enum ch_log_level l, const char *file, int line, const char *fmt,
     va_list ap)

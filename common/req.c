@@ -99,6 +99,9 @@ ch_req_query(struct ch_req *req, const char *name, char *out, size_t outsz)
 	return 1;
 }
 
+static int req_vfail(struct ch_req *, enum ch_err, const char *, va_list)
+    CH_PRINTF(3, 0);
+
 static int
 req_vfail(struct ch_req *req, enum ch_err err, const char *fmt, va_list ap)
 {
