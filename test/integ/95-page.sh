@@ -44,4 +44,6 @@ while IFS= read -r line; do
 done <"$T/page.tap"
 check "the browser test ran to the end (status $st)" test "$st" = 0 -o "$NFAIL" -gt 0
 check "a screenshot was saved" test -s "$top_builddir/test/page.png"
-[ -s "$T/page.err" ] && sed 's/^/# /' "$T/page.err" | head -n 20
+if [ -s "$T/page.err" ]; then
+	sed 's/^/# /' "$T/page.err" | head -n 20
+fi
