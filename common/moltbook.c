@@ -212,23 +212,33 @@ ch_moltbook_profile(const char *api, const char *name, const char *code,
 		body.toobig = 0;
 		errbuf[0] = '\0';
 		curl_easy_reset(c);
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-		    MB_CONNECT_TIMEOUT_MS);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, MB_TIMEOUT_MS);
-		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-		    (curl_off_t)MB_MAX_BYTES);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_USERAGENT,
-		    "chatr/" CH_VERSION " (Moltbook verification)");
-		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mb_write);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+		/* Any option refused is a bug or a libcurl without it. */
+		if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
+		    CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+		    MB_CONNECT_TIMEOUT_MS) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, MB_TIMEOUT_MS) !=
+		    CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+		    (curl_off_t)MB_MAX_BYTES) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_USERAGENT,
+		    "chatr/" CH_VERSION " (Moltbook verification)") != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mb_write) !=
+		    CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) !=
+		    CURLE_OK) {
+			ch_log_err("moltbook: libcurl refused an option");
+			*cause = ch_xstrdup("Could not set up the HTTP client.");
+			ret = CH_ERR_INTERNAL;
+			goto out;
+		}
 		cc = curl_easy_perform(c);
 		if (body.toobig || cc == CURLE_FILESIZE_EXCEEDED) {
 			*cause = ch_xstrdup("Moltbook's answer was too large.");

@@ -566,11 +566,13 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		ch_log_warn("ignoring SIGPIPE: %s", strerror(errno));
 	sa.sa_handler = serve_onsignal; /* no SA_RESTART: accept must end */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGUSR1, &sa, NULL) != 0)
+		ch_log_warn("catching signals: %s", strerror(errno));
 
 	if (FCGX_Init() != 0) {
 		ch_log_err("FCGX_Init failed");

@@ -188,8 +188,9 @@ tail_reopen(int at_end)
 	}
 	if (tail.fd >= 0)
 		close(tail.fd);
-	if (tail.filewd >= 0)
-		inotify_rm_watch(tail.ifd, tail.filewd);
+	/* The watch may be gone already, with its file. */
+	if (tail.filewd >= 0 && inotify_rm_watch(tail.ifd, tail.filewd) != 0)
+		ch_log_debug("inotify_rm_watch: %s", strerror(errno));
 	tail.fd = fd;
 	tail.dev = st.st_dev;
 	tail.ino = st.st_ino;
