@@ -39,6 +39,21 @@ public=${CHATR_PUBLIC_URL:-http://127.0.0.1:$port}
 procs=${CHATR_PROCS:-}
 mkdir -p "$var/run" "$var/log" "$var/www"
 
+# Many held streams need many descriptors: two each in a lighttpd worker
+# (one lighttpd worker per core), one each in the relay.  Unless
+# CHATR_STREAMS_MAX says otherwise, the relay refuses streams (429) before
+# lighttpd runs short of descriptors and stops accepting connections.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
+fds=$(ulimit -n)
+[ "$fds" = unlimited ] && fds=65536
+workers=$(nproc 2>/dev/null || echo 1)
+[ "$workers" -gt 4 ] && workers=4
+streams=$((workers * (fds * 4 / 10) - 500))
+[ "$streams" -gt $((fds - 500)) ] && streams=$((fds - 500))
+[ "$streams" -lt 100 ] && streams=100
+: "${CHATR_STREAMS_MAX:=$streams}"
+export CHATR_STREAMS_MAX
+
 # The config file every chatr program reads (CHATR_CONFIG).
 conf=$var/chatr.conf
 {
@@ -78,16 +93,11 @@ sed -e "s|^var.chatr_port .*|var.chatr_port    = $port|" \
     -e "s|^var.chatr_pid .*|var.chatr_pid     = \"$var/run/lighttpd.pid\"|" \
     ${procs:+-e "s|\"max-procs\" *=> *[0-9]*|\"max-procs\"       => $procs|"} \
     -e "s|\"bin-path\" *=> *var.chatr_libexec|\"bin-path\"        => \"$wrap\" + var.chatr_libexec|" \
+    -e "s|^server.max-worker .*|server.max-worker      = $workers|" \
+    -e "s|^server.max-fds .*|server.max-fds         = $fds|" \
+    -e "s|^server.max-connections .*|server.max-connections = $((fds / 2 - 16))|" \
     "$top/lighttpd.conf.example" >"$var/lighttpd.conf"
 
-# Many held streams need many descriptors (two each in lighttpd).
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
-fds=$(ulimit -n)
-if [ "$fds" != unlimited ] && [ "$fds" -lt 65536 ]; then
-	sed -i -e "s|^server.max-fds .*|server.max-fds         = $fds|" \
-	    -e "s|^server.max-connections .*|server.max-connections = $((fds / 2 - 16))|" \
-	    "$var/lighttpd.conf"
-fi
 
 pids=
 stop() {
@@ -120,7 +130,10 @@ relay_loop() {
 relay_loop &
 pids="$pids $!"
 
-lighttpd -D -f "$var/lighttpd.conf" &
+# In a session of its own: with server.max-worker, lighttpd's master stops
+# its workers by signalling its whole process group, which must not be
+# ours (nor that of whoever started run.sh).
+setsid lighttpd -D -f "$var/lighttpd.conf" &
 pids="$pids $!"
 lpid=$!
 

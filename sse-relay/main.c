@@ -426,10 +426,13 @@ main(int argc, char **argv)
 		rl.rlim_cur = 1024;
 	if (rl.rlim_cur > 1048576)
 		rl.rlim_cur = 1048576;
-	if (rl.rlim_cur < relay.cfg.streams_max + 64)
-		ch_log_warn("only %llu descriptors: fewer streams than "
-		    "CHATR_STREAMS_MAX can be held",
-		    (unsigned long long)rl.rlim_cur);
+	if (rl.rlim_cur < (rlim_t)relay.cfg.streams_max + 64) {
+		ch_log_warn("only %llu descriptors: holding at most %llu "
+		    "streams, not CHATR_STREAMS_MAX (%u)",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_cur - 64, relay.cfg.streams_max);
+		relay.cfg.streams_max = (unsigned int)rl.rlim_cur - 64;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;

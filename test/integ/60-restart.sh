@@ -114,7 +114,7 @@ expect 200 ".success == true and (.message.id | tonumber) > ($M1 | tonumber)" \
 : >"$T/tried"
 (
 	for i in $(seq 1 200); do
-		echo "$i" >"$T/tried"
+		echo "$i" >"$T/tried.new" && mv "$T/tried.new" "$T/tried"
 		r=$(curl -s --max-time 5 -H 'Content-Type: application/json' \
 		    --data-binary "{\"name\":\"crash$i\"}" "$BASE/api/register") || continue
 		k=$(jq -r '.agent.apiKey // empty' <<<"$r" 2>/dev/null)
