@@ -23,8 +23,9 @@ if [ "${CHATR_NO_BUILD:-0}" != 1 ]; then
 	chatr_build "$top" "$bld"
 fi
 bld=$(cd "$bld" && pwd)
-for p in fcgi-bin/chatr-register fcgi-bin/chatr-messages \
-    fcgi-bin/chatr-notfound sse-relay/chatr-sse-relay; do
+# Every program lighttpd.conf.example names, and the relay.
+for p in $(sed -n 's|.*"/\(chatr-[a-z-]*\)".*|fcgi-bin/\1|p' "$top/lighttpd.conf.example") \
+    sse-relay/chatr-sse-relay; do
 	if [ ! -x "$bld/$p" ]; then
 		echo "run.sh: $bld/$p is missing; build first" >&2
 		exit 1

@@ -43,6 +43,7 @@ struct client {
 	struct ipcount *ip; /* counted against this address while streaming */
 	char *in;	    /* request head while reading */
 	size_t inlen;
+	size_t incap;
 	int64_t since;
 	struct frame **q;
 	size_t qhead, qlen, qcap;
@@ -351,7 +352,7 @@ client_start(struct client *c, int resume, uint64_t after)
 	client_push(c, stream_head);
 	client_push(c, hist);
 	frame_unref(hist);
-	if (relay.stats != NULL)
+	if (relay_stats_now() != NULL)
 		client_push(c, relay.stats);
 	c->grace = c->queued;
 	client_flush(c);
@@ -465,7 +466,14 @@ client_read(struct loop *l, int fd, void *arg, int mask)
 		}
 	}
 	for (;;) {
-		r = read(fd, c->in + c->inlen, RELAY_REQUEST_MAX - c->inlen);
+		/* Heads are a few hundred bytes: start small, grow to 8 KB. */
+		if (c->incap - c->inlen < 256 && c->incap <= RELAY_REQUEST_MAX) {
+			c->incap = c->incap == 0 ? 1024 : c->incap * 2;
+			if (c->incap > RELAY_REQUEST_MAX + 1)
+				c->incap = RELAY_REQUEST_MAX + 1;
+			c->in = ch_xreallocarray(c->in, c->incap, 1);
+		}
+		r = read(fd, c->in + c->inlen, c->incap - 1 - c->inlen);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -542,7 +550,6 @@ client_accept(struct loop *l, int lfd, void *arg, int mask)
 			    sizeof(c->addr));
 		else
 			snprintf(c->addr, sizeof(c->addr), "local");
-		c->in = ch_xmalloc(RELAY_REQUEST_MAX + 1);
 		clist_add(&reading, c);
 		if (loop_add(l, fd, LOOP_READ, client_read, client_write,
 		    c) != 0) {

@@ -188,9 +188,12 @@ relay_reopen(void)
 		ch_fatal("reopening the store: %s", cause);
 }
 
-/* Read the stats from the store (dirty reads: they never wait). */
-static int64_t
-relay_stats(struct loop *l, void *arg)
+/*
+ * Read the stats from the store (dirty reads: they never wait) into
+ * relay.stats.  0, or a Berkeley DB error (the old frame stays).
+ */
+static int
+relay_stats_read(void)
 {
 	struct json_object *o;
 	struct ch_stats st;
@@ -199,30 +202,50 @@ relay_stats(struct loop *l, void *arg)
 	size_t len;
 	int ret;
 
-	(void)arg;
 	if ((ret = ch_db_begin(&relay.db, &txn, DB_READ_UNCOMMITTED)) != 0)
-		goto fail;
+		return ret;
 	ret = ch_agent_stats(&relay.db, txn, ch_time_ms() / 1000,
 	    relay.cfg.online_window, &st);
 	if (ret == 0)
 		ret = ch_db_commit(txn, 0);
 	else
 		ch_db_abort(txn);
-	if (ret != 0)
-		goto fail;
+	if (ret != 0) {
+		if (ret == DB_RUNRECOVERY)
+			relay_reopen();
+		else
+			ch_log_warn("reading stats: %s", db_strerror(ret));
+		return ret;
+	}
 	o = ch_agent_stats_json(&st);
 	text = ch_json_text(o, &len);
 	frame_unref(relay.stats);
 	relay.stats = frame_event("stats", text, len);
+	relay.stats_at = ch_time_mono_ms();
 	json_object_put(o);
-	relay_queue(relay.stats);
+	return 0;
+}
+
+/*
+ * The stats for a new stream: the latest, read again if more than a
+ * second old (at most once a second, however many streams connect).
+ */
+struct frame *
+relay_stats_now(void)
+{
+	if (relay.stats == NULL || ch_time_mono_ms() - relay.stats_at > 1000)
+		relay_stats_read();
+	return relay.stats;
+}
+
+/* Every CHATR_STATS_INTERVAL seconds: stats to every stream. */
+static int64_t
+relay_stats(struct loop *l, void *arg)
+{
 	(void)l;
-	return (int64_t)relay.cfg.stats_interval * 1000;
-fail:
-	if (ret == DB_RUNRECOVERY)
-		relay_reopen();
-	else
-		ch_log_warn("reading stats: %s", db_strerror(ret));
+	(void)arg;
+	if (relay_stats_read() == 0)
+		relay_queue(relay.stats);
 	return (int64_t)relay.cfg.stats_interval * 1000;
 }
 

@@ -56,6 +56,7 @@ struct relay {
 	uint64_t last_id;	 /* newest message delivered */
 	struct frame *history;	 /* cached history of the newest messages */
 	struct frame *stats;	 /* latest stats event */
+	int64_t stats_at;	 /* monotonic ms it was read */
 	struct frame *keepalive;
 	int64_t last_send;	 /* monotonic ms of the last broadcast */
 	struct frame **batch;	 /* frames to broadcast this iteration */
@@ -68,6 +69,7 @@ extern struct relay relay;
 void relay_message(uint64_t, const char *, size_t);
 struct frame *relay_history(void);
 int relay_resume(uint64_t, struct frame **);
+struct frame *relay_stats_now(void);
 
 /* client.c */
 struct listener {
