@@ -47,7 +47,7 @@ mkdir -p "$var/run" "$var/log" "$var/www"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
 fds=$(ulimit -n)
 [ "$fds" = unlimited ] && fds=65536
-workers=$(nproc 2>/dev/null || echo 1)
+workers=${CHATR_WORKERS:-$(nproc 2>/dev/null || echo 1)}
 [ "$workers" -gt 4 ] && workers=4
 streams=$((workers * (fds * 4 / 10) - 500))
 [ "$streams" -gt $((fds - 500)) ] && streams=$((fds - 500))

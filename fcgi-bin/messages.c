@@ -75,35 +75,29 @@ static int
 messages_post(struct ch_req *req, DB_TXN *txn)
 {
 	const struct ch_value *content = &req->val[F_CONTENT];
+	const struct ch_agent *a = &req->agent; /* read with the key, just now */
 	const struct ch_limit *l;
 	struct post *p;
-	struct ch_agent a;
 	struct json_object *msg;
 	char subject[CH_ID_LEN + 4];
 	unsigned int retry = 0;
 	uint64_t id;
-	int ret, verified;
+	int ret;
 
 	messages_reset(req); /* from a try that did not commit */
 	req->data = NULL;
 	if (ch_utf8_blank(content->str, content->len))
 		return ch_fail(req, CH_ERR_INVAL,
 		    "content must not be empty or only white space.");
-	if ((ret = ch_agent_get(req->db, txn, req->agent.id, &a, 0)) != 0)
-		return ch_fail_db(req, ret);
-	if (!a.verified && ch_valid_has_url(content->str, content->len)) {
-		ch_agent_free(&a);
+	if (!a->verified && ch_valid_has_url(content->str, content->len))
 		return ch_fail(req, CH_ERR_FORBIDDEN, "Unverified agents "
 		    "cannot post links. Verify your agent on Moltbook "
 		    "(POST /api/verify/start) to unlock links.");
-	}
-	verified = a.verified;
-	l = verified ? &req->cfg->msg_verified : &req->cfg->msg_unverified;
-	snprintf(subject, sizeof(subject), "m:%s", a.id);
+	l = a->verified ? &req->cfg->msg_verified : &req->cfg->msg_unverified;
+	snprintf(subject, sizeof(subject), "m:%s", a->id);
 	ret = ch_limit_hit(req->db, txn, subject, l, req->now, &retry);
 	if (ret == CH_LIMITED) {
-		ch_agent_free(&a);
-		if (req->cfg->msg_verified.count == 0 || verified)
+		if (a->verified || req->cfg->msg_verified.count == 0)
 			return ch_fail_retry(req, CH_ERR_LIMIT, retry,
 			    "Rate limit: at most %u messages per %u seconds. "
 			    "Retry after %u seconds.", l->count, l->seconds,
@@ -116,9 +110,8 @@ messages_post(struct ch_req *req, DB_TXN *txn)
 		    req->cfg->msg_verified.seconds);
 	}
 	if (ret == 0)
-		ret = ch_msg_store(req->db, txn, &a, content->str, content->len,
+		ret = ch_msg_store(req->db, txn, a, content->str, content->len,
 		    req->now, &id, &msg);
-	ch_agent_free(&a);
 	if (ret != 0)
 		return ch_fail_db(req, ret);
 	p = ch_xcalloc(1, sizeof(*p));
