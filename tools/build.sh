@@ -4,16 +4,25 @@
 # Packages to build chatr, run it and test it.
 CHATR_PKGS_BUILD="autoconf automake make gcc pkgconf libfcgi-dev libjson-c-dev libdb5.3-dev libcurl4-openssl-dev libssl-dev"
 CHATR_PKGS_RUN="lighttpd curl"
-CHATR_PKGS_TEST="jq valgrind nodejs npm"
+CHATR_PKGS_TEST="jq valgrind nodejs:node npm:npm"
 # For the browser test and the skills.md examples; their tests skip
 # (saying so) when these cannot be installed.
 CHATR_PKGS_OPTIONAL="chromium fonts-noto-color-emoji python3-requests"
 
 # Install the packages named in $@ that are missing: with apt-get when
-# root, else print the exact command and fail.
+# root, else print the exact command and fail.  PACKAGE:COMMAND counts as
+# present when COMMAND is on the PATH, however it was installed (Node.js
+# from NodeSource brings its own npm, which Debian's npm package conflicts
+# with).
 chatr_packages() {
 	missing=
 	for p in "$@"; do
+		case $p in
+		*:*)
+			command -v "${p#*:}" >/dev/null 2>&1 && continue
+			p=${p%%:*}
+			;;
+		esac
 		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q 'install ok installed'; then
 			missing="$missing $p"
