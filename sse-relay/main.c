@@ -361,7 +361,7 @@ listen_tcp(const char *spec)
 
 	if ((colon = strrchr(spec, ':')) == NULL ||
 	    (size_t)(colon - spec) >= sizeof(host) ||
-	    ch_cfg_parse_uint(colon + 1, 1, 65535, &port) != 0) {
+	    ch_cfg_parse_uint(colon + 1, 0, 65535, &port) != 0) {
 		ch_log_err("-l wants address:port, not %s", spec);
 		return -1;
 	}
@@ -386,6 +386,35 @@ listen_tcp(const char *spec)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * Write the TCP listener's address (the kernel's port when -l asked for
+ * port 0) to $CHATR_VAR/run/relay.tcp, for whoever wants to connect.
+ */
+static void
+listen_tcp_note(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	char addr[INET_ADDRSTRLEN], *path, *tmp;
+	FILE *f;
+
+	if (getsockname(fd, (struct sockaddr *)&sin, &sl) != 0 ||
+	    inet_ntop(AF_INET, &sin.sin_addr, addr, sizeof(addr)) == NULL) {
+		ch_log_warn("getsockname: %s", strerror(errno));
+		return;
+	}
+	path = ch_xprintf("%s/run/relay.tcp", relay.cfg.var);
+	tmp = ch_xprintf("%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL ||
+	    fprintf(f, "%s:%u\n", addr, (unsigned)ntohs(sin.sin_port)) < 0 ||
+	    fclose(f) != 0 || rename(tmp, path) != 0)
+		ch_log_warn("writing %s: %s", path, strerror(errno));
+	ch_log_info("TCP listener on %s:%u", addr,
+	    (unsigned)ntohs(sin.sin_port));
+	free(tmp);
+	free(path);
 }
 
 static void
@@ -478,38 +507,41 @@ main(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
+	status = 1; /* until the loop runs */
+	listeners[0].fd = listeners[1].fd = -1;
 	if ((relay.loop = loop_new((int)rl.rlim_cur)) == NULL) {
 		ch_log_err("epoll: %s", strerror(errno));
-		return 1;
+		goto out;
 	}
 	client_init();
 	relay.keepalive = frame_raw(":\n\n", 3);
 	relay.last_send = loop_now(relay.loop);
 
 	if ((ifd = tail_open()) < 0)
-		return 1;
+		goto out;
 	listeners[0].fd = listen_unix(relay.cfg.relay_socket);
 	listeners[0].trusted = 1;
 	if (listeners[0].fd < 0)
-		return 1;
+		goto out;
 	nlisteners = 1;
 	if (tcp != NULL) {
 		if ((listeners[1].fd = listen_tcp(tcp)) < 0)
-			return 1;
+			goto out;
 		listeners[1].trusted = 0;
 		nlisteners = 2;
+		listen_tcp_note(listeners[1].fd);
 	}
 	for (i = 0; i < nlisteners; i++)
 		if (loop_add(relay.loop, listeners[i].fd, LOOP_READ,
 		    client_accept, NULL, &listeners[i]) != 0) {
 			ch_log_err("epoll_ctl: %s", strerror(errno));
-			return 1;
+			goto out;
 		}
 	if (loop_add(relay.loop, sfd, LOOP_READ, relay_signal, NULL, NULL) !=
 	    0 || loop_add(relay.loop, ifd, LOOP_READ, tail_event, NULL,
 	    NULL) != 0) {
 		ch_log_err("epoll_ctl: %s", strerror(errno));
-		return 1;
+		goto out;
 	}
 	loop_timer(relay.loop, 0, relay_stats, NULL);
 	loop_timer(relay.loop, RELAY_KEEPALIVE / 3, relay_keepalive, NULL);
@@ -520,16 +552,20 @@ main(int argc, char **argv)
 
 	ch_log_info("listening on %s%s%s", relay.cfg.relay_socket,
 	    tcp != NULL ? " and " : "", tcp != NULL ? tcp : "");
+	status = 0;
 	if (loop_run(relay.loop) != 0) {
 		ch_log_err("epoll_wait: %s", strerror(errno));
 		status = 1;
 	}
 
+out:
 	relay_flush();
 	client_close_all();
-	for (i = 0; i < nlisteners; i++)
-		close(listeners[i].fd);
-	unlink(relay.cfg.relay_socket);
+	for (i = 0; i < 2; i++)
+		if (listeners[i].fd >= 0)
+			close(listeners[i].fd);
+	if (listeners[0].fd >= 0)
+		unlink(relay.cfg.relay_socket);
 	tail_close();
 	ring_clear(&relay.ring);
 	frame_unref(relay.history);

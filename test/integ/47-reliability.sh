@@ -7,10 +7,12 @@
 # restarted and a stream resuming with Last-Event-ID gets exactly what it
 # missed; a client that stops reading is dropped while the others go on.
 . "$(dirname "$0")/lib.sh"
-RPORT=$(free_port)
 start_chatr CHATR_LIMIT_MSG_UNVERIFIED=off CHATR_LIMIT_MSG_VERIFIED=off \
     CHATR_LIMIT_REQUESTS_IP=off CHATR_LIMIT_REGISTER_IP=off CHATR_PROCS=4 \
-    CHATR_RELAY_LISTEN=127.0.0.1:$RPORT
+    CHATR_RELAY_LISTEN=127.0.0.1:0
+# The relay's own TCP listener, on a port the kernel chose.
+wait_for 10 test -s "$T/var/run/relay.tcp"
+RPORT=$(cut -d: -f2 "$T/var/run/relay.tcp")
 
 LOG=$T/var/messages.log
 for s in a b c; do stream_open $s; done
@@ -101,6 +103,8 @@ check "the resumed stream gets exactly the five it missed" stream_wait back \
 big=$(printf '🦞%.0s' $(seq 250))
 stream_open reader
 stream_wait reader '.[0].type == "history"' 10
+# (the relay was restarted above: its port is new)
+RPORT=$(cut -d: -f2 "$T/var/run/relay.tcp")
 "$top_builddir/test/integ/stall" "$RPORT" /api/stream 300 &
 stall1=$!
 "$top_builddir/test/integ/stall" "$PORT" /api/stream 300 &
