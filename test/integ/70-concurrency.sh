@@ -145,22 +145,29 @@ touch "$T/rob/stop"
 wait "${pids[@]}"
 check "killed FastCGI programs of this instance ($killed)" test "$killed" -gt 0
 
-# Within a few seconds everything works again.
+# Within a few seconds everything works again.  (Each lighttpd worker
+# keeps its own view of the programs and rests one that failed for a
+# second, so ask for three good answers in a row.)
 RECOV=0
 recovered() {
-	local i
-	for i in $(seq 1 50); do
+	local i good=0
+	for i in $(seq 1 75); do
 		register "after$i"
 		if [ "$STATUS" = 200 ]; then
 			RECOV=$((RECOV + 1))
 			req POST /api/heartbeat '' -H "Authorization: Bearer $KEY"
-			[ "$STATUS" = 200 ] && { echo "after $i tries"; return 0; }
+			if [ "$STATUS" = 200 ]; then
+				good=$((good + 1))
+				[ $good -ge 3 ] && { echo "after $i tries"; return 0; }
+				continue
+			fi
 		fi
+		good=0
 		sleep 0.2
 	done
 	return 1
 }
-check "registrations and heartbeats succeed again within 10 s" recovered
+check "registrations and heartbeats succeed again, three in a row, within 15 s" recovered
 register afterall
 expect 200 '.success == true' "a registration after the kills"
 works_key=$KEY
