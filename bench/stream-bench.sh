@@ -137,13 +137,29 @@ ticks() { # utime+stime of pid $1 (clock ticks)
 rss_kb() {
 	awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0
 }
-# lighttpd relay fastcgi system-busy system-total, in ticks
+# lighttpd relay fastcgi system-busy system-total, in ticks.  lighttpd is
+# its master and its workers (children named lighttpd, server.max-worker);
+# the master's other children are the FastCGI programs.
 cpu_snap() {
-	local f=0 c
+	local f=0 l c
+	l=$(ticks "$LPID")
 	for c in $(pgrep -P "$LPID"); do
-		f=$((f + $(ticks "$c")))
+		if [ "$(cat /proc/$c/comm 2>/dev/null)" = lighttpd ]; then
+			l=$((l + $(ticks "$c")))
+		else
+			f=$((f + $(ticks "$c")))
+		fi
 	done
-	echo "$(ticks "$LPID") $(ticks "$RPID") $f $(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)"
+	echo "$l $(ticks "$RPID") $f $(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)"
+}
+# RSS (kB) of lighttpd's master and workers together.
+lighttpd_rss() {
+	local r c
+	r=$(awk '/^VmRSS:/{print $2}' "/proc/$LPID/status" 2>/dev/null || echo 0)
+	for c in $(pgrep -P "$LPID" -x lighttpd); do
+		r=$((r + $(awk '/^VmRSS:/{print $2}' "/proc/$c/status" 2>/dev/null || echo 0)))
+	done
+	echo "$r"
 }
 # Wait until other processes leave the machine alone (busy < QUIET_PCT).
 quiet_wait() {
@@ -171,7 +187,7 @@ cat >"$DIR/hook.sh" <<'EOF'
 # fanout -x hook: $1 is the file to write.
 {
 	echo "held $FANOUT_HELD"
-	echo "rss_held $(awk '/^VmRSS:/{print $2}' /proc/$RPID/status) $(awk '/^VmRSS:/{print $2}' /proc/$LPID/status)"
+	echo "rss_held $(awk '/^VmRSS:/{print $2}' /proc/$RPID/status) $(bash "$BENCH_DIR/rss.sh")"
 	echo "cpu0 $(bash "$BENCH_DIR/cpu.sh")"
 } >"$1"
 # BENCH_PERF=1: profile lighttpd and the relay while the posts go out
@@ -179,6 +195,12 @@ if [ "${BENCH_PERF:-0}" = 1 ]; then
 	perf record -F 999 -g -p "$LPID,$RPID" -o "$1.perf" -- \
 	    sleep "${BENCH_PERF_SECONDS:-8}" >/dev/null 2>&1 &
 fi
+EOF
+cat >"$DIR/rss.sh" <<EOF
+#!/bin/bash
+LPID=\$LPID
+$(declare -f lighttpd_rss)
+lighttpd_rss
 EOF
 cat >"$DIR/cpu.sh" <<EOF
 #!/bin/bash
@@ -212,7 +234,7 @@ run_fanout() {
 	start_instance
 	sleep 1
 	idle_r=$(rss_kb "$RPID")
-	idle_l=$(rss_kb "$LPID")
+	idle_l=$(lighttpd_rss)
 	log "$name run $run: fanout $args"
 	echo "fanout $args" >"$f.cmd"
 	"$FANOUT" $args -x "sh $DIR/hook.sh $f.hook" >"$f.out" 2>"$f.err"
