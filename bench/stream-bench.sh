@@ -23,7 +23,7 @@
 #   BENCH_OUT ($BENCH_DIR/out-<date>)
 #   BENCH_SNAPSHOT (1; 0 builds and runs this tree in place)
 #   BENCH_NO_BUILD (0; 1 reuses BENCH_BUILD as it is)
-#   BENCH_C_STREAMS (8900)  BENCH_C_DIRECT_STREAMS (10000)
+#   BENCH_C_STREAMS (10000)  BENCH_C_DIRECT_STREAMS (10000)
 #   BENCH_WRK_CONNS ("4 16 64")  BENCH_WRK_SECONDS (10)
 #   BENCH_PERF (0; 1 records perf profiles of lighttpd and the relay
 #     during posting into $BENCH_OUT/NAME.RUN.perf.txt)
@@ -40,7 +40,7 @@ RPORT=$((PORT + 1))
 DIR=${BENCH_DIR:-/tmp/chatr-bench}
 BLD=${BENCH_BUILD:-$DIR/build}
 OUT=${BENCH_OUT:-$DIR/out-$(date +%Y%m%d-%H%M%S)}
-C_STREAMS=${BENCH_C_STREAMS:-8900}
+C_STREAMS=${BENCH_C_STREAMS:-10000}
 C_DIRECT=${BENCH_C_DIRECT_STREAMS:-10000}
 WRK_CONNS=${BENCH_WRK_CONNS:-4 16 64}
 WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
