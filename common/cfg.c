@@ -51,6 +51,7 @@ static const struct cfg_key {
 	K("CHATR_ONLINE_WINDOW", CFG_UINT, online_window, "1800", 1,
 	    31536000),
 	K("CHATR_DB_CACHE_MB", CFG_UINT, db_cache_mb, "32", 1, 65536),
+	K("CHATR_WATCHDOG", CFG_UINT, watchdog, "30", 0, 3600),
 	K("CHATR_LOG_LEVEL", CFG_LEVEL, log_level, "info", 0, 0),
 #undef K
 };

@@ -66,6 +66,7 @@ void ch_log_init(const char *);
 void ch_log_set_level(enum ch_log_level);
 int ch_log_parse_level(const char *, enum ch_log_level *);
 void ch_log_set_reqid(unsigned long);
+const char *ch_log_prog(void);
 void ch_log_write(enum ch_log_level, const char *, int, const char *, ...)
     CH_PRINTF(4, 5);
 __dead void ch_log_fatal(const char *, int, const char *, ...) CH_PRINTF(3, 4);
@@ -78,6 +79,12 @@ size_t ch_log_escape(char *, size_t, const char *, size_t);
 #define ch_log_debug(...)                                                      \
 	ch_log_write(CH_LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 #define ch_fatal(...) ch_log_fatal(__FILE__, __LINE__, __VA_ARGS__)
+
+/* watchdog.c: the exit status of a process the watchdog ended. */
+#define CH_EXIT_STUCK 75
+int ch_watchdog_start(unsigned int);
+void ch_watchdog_busy(void);
+void ch_watchdog_idle(void);
 
 /* time.c */
 int64_t ch_time_ms(void);
@@ -129,6 +136,7 @@ struct ch_cfg {
 	unsigned int streams_max;
 	unsigned int online_window;
 	unsigned int db_cache_mb;
+	unsigned int watchdog;
 	enum ch_log_level log_level;
 	/* Derived from var. */
 	char *db_home;

@@ -7,12 +7,21 @@
  *
  * Crashes: every opener passes DB_REGISTER | DB_RECOVER, so the first
  * process to open the environment after one died uncleanly runs recovery
- * (the others then see DB_RUNRECOVERY, exit and are restarted).  Processes
- * also register an is-alive check so that ch_db_maintain() can use
- * failchk() to abort the transactions of a process that was killed while
- * the rest keep running.  Deadlocks are broken by the lock detector on
- * every conflict, and a lock wait gives up after a timeout; both come back
- * as retryable errors (ch_db_retryable).
+ * (the others then see DB_RUNRECOVERY and open it again).  lighttpd starts
+ * a FastCGI program in place of a dead one and run.sh restarts the relay,
+ * so a death is noticed at once.  Deadlocks are broken by the lock
+ * detector on every conflict and come back as a retryable error
+ * (ch_db_retryable).  A lock wait gives up after a timeout
+ * (DB_LOCK_NOTGRANTED, not retried: 3 s is already far beyond any chatr
+ * transaction, and ch_serve then joins the store again).
+ *
+ * Not failchk(): with Debian's libdb5.3 and a current glibc, failchk
+ * cleaning up a dead process's locker destroys a condition variable that
+ * another process is waiting on, and pthread_cond_destroy() then waits
+ * for ever, holding the lock region: the whole store hangs
+ * (test/integ/72-stuck.sh reproduces it).  Full recovery does not.  A
+ * process left waiting on the abandoned regions after a recovery is ended
+ * by its watchdog (watchdog.c) and started afresh.
  *
  * Durability: commits write the log to the kernel (DB_TXN_WRITE_NOSYNC),
  * which survives the death of any process; an operation that must survive
@@ -26,7 +35,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,18 +59,6 @@ db_msgcall(const DB_ENV *env, const char *msg)
 {
 	(void)env;
 	ch_log_warn("db: %s", msg);
-}
-
-/* Is the process that owned a Berkeley DB thread slot still running? */
-static int
-db_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, uint32_t flags)
-{
-	(void)env;
-	(void)tid;
-	(void)flags;
-	if (pid == getpid())
-		return 1;
-	return kill(pid, 0) == 0 || errno != ESRCH;
 }
 
 /* Make a directory (and its parents) if missing; 0 on success. */
@@ -143,9 +139,8 @@ ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
 	    (ret = env->set_lk_max_objects(env, 20000)) != 0 ||
 	    (ret = env->set_tx_max(env, 1000)) != 0 ||
 	    (ret = env->set_lg_bsize(env, 1024 * 1024)) != 0 ||
-	    (ret = env->set_thread_count(env, 1000)) != 0 ||
-	    (ret = env->set_isalive(env, db_isalive)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
 	    (ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0) {
 		*cause = ch_xprintf("configuring the environment: %s",
 		    db_strerror(ret));
@@ -153,7 +148,7 @@ ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
 	}
 	ret = env->open(env, cfg->db_home,
 	    DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER | DB_FAILCHK, 0600);
+	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER, 0600);
 	if (ret != 0) {
 		*cause = ch_xprintf("opening the environment %s: %s",
 		    cfg->db_home, db_strerror(ret));
@@ -211,7 +206,7 @@ ch_db_close(struct ch_db *db)
 int
 ch_db_retryable(int ret)
 {
-	return ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED;
+	return ret == DB_LOCK_DEADLOCK;
 }
 
 /* Begin a transaction (flags as for DB_ENV->txn_begin). */
@@ -286,8 +281,7 @@ ch_db_flush(struct ch_db *db)
 }
 
 /*
- * Periodic housekeeping, cheap enough to call after every request: clean
- * up after processes that died holding locks or transactions, and take a
+ * Periodic housekeeping, cheap enough to call after every request: take a
  * checkpoint when enough log has been written (which lets old log files
  * go).  force: do it now regardless of the clock.  DB_RUNRECOVERY when
  * the environment must be closed and opened again.
@@ -301,11 +295,6 @@ ch_db_maintain(struct ch_db *db, int force)
 	if (!force && now - db->last_checkpoint < DB_CKPT_EVERY_MS)
 		return 0;
 	db->last_checkpoint = now;
-	if ((ret = db->env->failchk(db->env, 0)) != 0) {
-		if (ret == DB_RUNRECOVERY)
-			return ret;
-		ch_log_err("failchk: %s", db_strerror(ret));
-	}
 	if ((ret = db->env->txn_checkpoint(db->env, 1024, 1, 0)) != 0) {
 		if (ret == DB_RUNRECOVERY)
 			return ret;

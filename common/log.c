@@ -34,6 +34,13 @@ ch_log_init(const char *name)
 	snprintf(prog, sizeof(prog), "%s", name);
 }
 
+/* The program's name, as every line shows it. */
+const char *
+ch_log_prog(void)
+{
+	return prog;
+}
+
 /* Drop events less severe than l. */
 void
 ch_log_set_level(enum ch_log_level l)

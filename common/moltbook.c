@@ -239,7 +239,11 @@ ch_moltbook_profile(const char *api, const char *name, const char *code,
 			ret = CH_ERR_INTERNAL;
 			goto out;
 		}
+		/* Waiting for Moltbook (bounded by the timeouts) is not being
+		 * stuck: no store lock or transaction is held here. */
+		ch_watchdog_idle();
 		cc = curl_easy_perform(c);
+		ch_watchdog_busy();
 		if (body.toobig || cc == CURLE_FILESIZE_EXCEEDED) {
 			*cause = ch_xstrdup("Moltbook's answer was too large.");
 			goto out;

@@ -144,17 +144,18 @@ ch_fail_retry(struct ch_req *req, enum ch_err err, unsigned int secs,
 
 /*
  * Fail the request on Berkeley DB error ret.  ch_serve retries the
- * transaction when ret is a deadlock or lock timeout; any other error
- * becomes a generic 500 (503 when the environment needs recovery).
+ * transaction when ret is a deadlock; any other error becomes a generic
+ * 500 (503 when the environment needs recovery, when a lock wait timed
+ * out, or when the retries ran out).
  */
 int
 ch_fail_db(struct ch_req *req, int ret)
 {
 	req->dberr = ret;
-	if (ret == DB_RUNRECOVERY)
+	if (ret == DB_RUNRECOVERY || ret == DB_LOCK_NOTGRANTED ||
+	    ch_db_retryable(ret))
 		return ch_fail(req, CH_ERR_UNAVAIL, NULL);
-	if (!ch_db_retryable(ret))
-		ch_log_err("store: %s", db_strerror(ret));
+	ch_log_err("store: %s", db_strerror(ret));
 	return ch_fail(req, CH_ERR_INTERNAL, NULL);
 }
 

@@ -454,14 +454,14 @@ serve_open(struct ch_req *req)
 }
 
 /*
- * Another process found the environment needed recovery (a process died
- * inside Berkeley DB) and ran it: this process's handles are stale.  Drop
- * them and join the recovered environment.
+ * Drop this process's handles and join the store again: after another
+ * process ran recovery (the handles are stale), or to make the joining
+ * run it (see serve_one).
  */
 static int
-serve_reopen(struct ch_req *req)
+serve_reopen(struct ch_req *req, const char *why)
 {
-	ch_log_warn("the store was recovered; reopening it");
+	ch_log_warn("%s; reopening the store", why);
 	if (serve_dbok)
 		ch_db_close(req->db);
 	serve_dbok = 0;
@@ -495,7 +495,7 @@ serve_one(struct ch_req *req)
 			break;
 		/* Nothing was committed: start the request over. */
 		ch_req_retry(req);
-		if (!serve_reopen(req)) {
+		if (!serve_reopen(req, "the store was recovered")) {
 			ch_fail(req, CH_ERR_UNAVAIL, "The store is unavailable. "
 			    "Try again shortly.");
 			break;
@@ -517,6 +517,15 @@ answer:
 	    req->err != CH_ERR_OK ? ch_err_status(req->err) :
 	    (req->status ? req->status : 200),
 	    (long long)(ch_time_mono_ms() - req->start));
+	/*
+	 * A lock wait ran out of time (503): perhaps a process died holding
+	 * that lock while outside Berkeley DB, and nobody has joined the
+	 * store since to notice.  Joining it again does (with DB_REGISTER it
+	 * runs recovery when a registered process is dead); when nobody died
+	 * it is merely a reopen.
+	 */
+	if (req->dberr == DB_LOCK_NOTGRANTED && serve_dbok)
+		serve_reopen(req, "a lock wait timed out");
 }
 
 static void
@@ -583,6 +592,8 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 	req.ep = ep;
 	req.cfg = &cfg;
 	req.db = &db;
+	ch_watchdog_start(cfg.watchdog);
+	ch_watchdog_busy();
 	serve_open(&req);
 
 	if (FCGX_IsCGI()) {
@@ -595,6 +606,7 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 		ch_cfg_free(&cfg);
 		return 0;
 	}
+	ch_watchdog_idle();
 
 	if (FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		ch_log_err("FCGX_InitRequest failed");
@@ -606,6 +618,7 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 	while (!serve_stop) {
 		if (FCGX_Accept_r(&fr) < 0)
 			break;
+		ch_watchdog_busy();
 		req.id++;
 		ch_log_set_reqid(req.id);
 		serve_one(&req);
@@ -613,7 +626,8 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 		FCGX_Finish_r(&fr);
 		ch_log_set_reqid(0);
 		if (serve_dbok && ch_db_maintain(&db, 0) == DB_RUNRECOVERY)
-			serve_reopen(&req);
+			serve_reopen(&req, "the store was recovered");
+		ch_watchdog_idle();
 	}
 	FCGX_Free(&fr, 1);
 	if (serve_dbok)

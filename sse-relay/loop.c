@@ -236,7 +236,9 @@ loop_run(struct loop *l)
 			l->hook(l, l->hookarg);
 		if (l->stop)
 			break;
+		ch_watchdog_idle();
 		n = epoll_wait(l->epfd, l->events, LOOP_BATCH, loop_timeout(l));
+		ch_watchdog_busy();
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -7,7 +7,7 @@
  * new message once and writes that frame to every stream (client.c),
  * keeps the newest messages for history and resumption (frame.c), and
  * sends stats from the shared store every CHATR_STATS_INTERVAL seconds.
- * It also does the store's housekeeping: checkpoints and failchk.
+ * It also does the store's housekeeping: checkpoints.
  *
  * usage: chatr-sse-relay [-t] [-c config] [-l address:port]
  */
@@ -502,6 +502,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	/* Stuck in one turn of the loop (a store lock of a dead process):
+	 * exit, and run.sh starts a fresh relay. */
+	ch_watchdog_start(relay.cfg.watchdog);
+	ch_watchdog_busy();
 	if (ch_db_open(&relay.db, &relay.cfg, &cause) != 0) {
 		ch_log_err("%s", cause);
 		free(cause);
