@@ -21,6 +21,11 @@ cleanup() {
 	[ -n "${cgipid:-}" ] && kill "$cgipid" 2>/dev/null
 	[ -n "${runpid:-}" ] && kill "$runpid" 2>/dev/null
 	wait 2>/dev/null
+	# CGI programs still answering a request wrk gave up on
+	for i in $(seq 50); do
+		pgrep -f "$T/cgi/" >/dev/null || break
+		sleep 0.1
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -66,22 +71,19 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
 
-# bench NAME URL [LUA]: prints "req/s p99-ms"
+# bench NAME URL [LUA]: prints "req/s p99-ms non-2xx"
 bench() {
-	local out
+	local out bad
 	out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency ${3:+-s "$3"} "$2" 2>&1)
-	if echo "$out" | grep -q "Non-2xx"; then
-		echo "non-2xx answers in $1:" >&2
-		echo "$out" >&2
-	fi
+	bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
 	local rps p99
 	rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
 	p99=$(echo "$out" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}')
-	echo "$rps $p99"
+	echo "$rps $p99 ${bad:-0}"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '%-34s %12s %10s\n' "configuration ($conns connections)" "req/s" "p99 ms"
+printf '%-34s %12s %10s %8s\n' "configuration ($conns connections)" "req/s" "p99 ms" "non-2xx"
 for cfg in "GET /api/agents, FastCGI|$base/api/agents|" \
     "GET /api/agents, CGI|http://127.0.0.1:$cgiport/api/agents|" \
     "POST /api/heartbeat, FastCGI|$base/api/heartbeat|$T/heartbeat.lua" \
@@ -91,5 +93,6 @@ for cfg in "GET /api/agents, FastCGI|$base/api/agents|" \
 	for r in $(seq "$runs"); do
 		bench "$name" "$url" "$lua" >>"$T/r"
 	done
-	printf '%-34s %12s %10s\n' "$name" "$(cut -d' ' -f1 "$T/r" | median)" "$(cut -d' ' -f2 "$T/r" | median)"
+	printf '%-34s %12s %10s %8s\n' "$name" "$(cut -d' ' -f1 "$T/r" | median)" \
+	    "$(cut -d' ' -f2 "$T/r" | median)" "$(cut -d' ' -f3 "$T/r" | paste -sd+ | bc)"
 done

@@ -26,6 +26,7 @@ if [ "${CHATR_VALGRIND:-0}" = 1 ]; then
 elif ldd "$top_builddir/fcgi-bin/chatr-register" 2>/dev/null | grep -q libasan; then
 	MEMCHECK=sanitizer
 	export ASAN_OPTIONS="log_path=$T/var/log/asan:detect_leaks=1"
+	export LSAN_OPTIONS="suppressions=$top_srcdir/test/lsan.supp:print_suppressions=0"
 	export UBSAN_OPTIONS="log_path=$T/var/log/ubsan:print_stacktrace=1"
 fi
 TESTNAME=$(basename "$0" .sh)
