@@ -83,8 +83,15 @@ fi
 "$top/tools/chatr-www.sh" -c "$conf" -r "$relay" "$top/www" "$var/www"
 
 # lighttpd's config: lighttpd.conf.example with this instance's settings.
+# CHATR_WRAPPER: lighttpd wants bin-path's program as a path, not a name.
 wrap=
-[ -n "${CHATR_WRAPPER:-}" ] && wrap="$CHATR_WRAPPER "
+if [ -n "${CHATR_WRAPPER:-}" ]; then
+	set -- $CHATR_WRAPPER
+	w=$(command -v "$1") || { echo "run.sh: CHATR_WRAPPER: $1 not found" >&2; exit 1; }
+	shift
+	wrap="$w${*:+ $*} "
+	set --
+fi
 sed -e "s|^var.chatr_port .*|var.chatr_port    = $port|" \
     -e "s|^var.chatr_var .*|var.chatr_var     = \"$var\"|" \
     -e "s|^var.chatr_libexec .*|var.chatr_libexec = \"$bld/fcgi-bin\"|" \

@@ -132,6 +132,15 @@ memcheck_reports() {
 finish() {
 	local status=$?
 	stop_chatr
+	if [ "$MEMCHECK" = valgrind ]; then
+		# valgrind opens its log as each program starts: none, none ran
+		if compgen -G "$T/var/log/valgrind.*.log" >/dev/null; then
+			ok "the chatr programs ran under valgrind"
+		else
+			not_ok "the chatr programs ran under valgrind" \
+			    "no valgrind log in $T/var/log"
+		fi
+	fi
 	if [ -n "$MEMCHECK" ]; then
 		local reports
 		reports=$(memcheck_reports)
