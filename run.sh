@@ -108,6 +108,7 @@ sed -e "s|^var.chatr_port .*|var.chatr_port    = $port|" \
 
 
 pids=
+lsid=
 stop() {
 	trap - INT TERM EXIT
 	for p in $pids; do
@@ -116,6 +117,17 @@ stop() {
 	for p in $pids; do
 		wait "$p" 2>/dev/null || :
 	done
+	# FastCGI programs that a lighttpd worker started in place of dead
+	# ones can outlive lighttpd: stop whatever is left in its session.
+	if [ -n "$lsid" ]; then
+		pkill -TERM -s "$lsid" 2>/dev/null || :
+		i=0
+		while pgrep -s "$lsid" >/dev/null 2>&1 && [ $i -lt 30 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		pkill -KILL -s "$lsid" 2>/dev/null || :
+	fi
 	exit "${1:-0}"
 }
 trap 'stop 0' INT TERM
@@ -144,6 +156,9 @@ pids="$pids $!"
 setsid lighttpd -D -f "$var/lighttpd.conf" &
 pids="$pids $!"
 lpid=$!
+sleep 0.1
+s=$(ps -o sid= -p "$lpid" 2>/dev/null | tr -d ' ') || s=
+[ -n "$s" ] && [ "$s" = "$lpid" ] && lsid=$s
 
 # Wait until the API answers, then until lighttpd exits.
 i=0
