@@ -82,7 +82,7 @@ size_t ch_log_escape(char *, size_t, const char *, size_t);
 
 /* watchdog.c: the exit status of a process the watchdog ended. */
 #define CH_EXIT_STUCK 75
-int ch_watchdog_start(unsigned int);
+void ch_watchdog_start(unsigned int);
 void ch_watchdog_busy(void);
 void ch_watchdog_idle(void);
 

@@ -69,9 +69,10 @@ wd_onalarm(int sig)
 
 /*
  * Start the watchdog: a process busy for more than seconds in one stretch
- * exits with CH_EXIT_STUCK.  0 turns it off.  0 on success.
+ * exits with CH_EXIT_STUCK.  0 turns it off.  If the timer cannot be set
+ * the process runs without one, and says so.
  */
-int
+void
 ch_watchdog_start(unsigned int seconds)
 {
 	struct sigaction sa;
@@ -81,7 +82,7 @@ ch_watchdog_start(unsigned int seconds)
 
 	wd_limit = seconds;
 	if (seconds == 0)
-		return 0;
+		return;
 	n = snprintf(wd_msg, sizeof(wd_msg), "%s[%ld] err watchdog: stuck "
 	    "for %u seconds in one request or turn (waiting for a lock of a "
 	    "process that died?); exiting so that a fresh process takes "
@@ -94,17 +95,14 @@ ch_watchdog_start(unsigned int seconds)
 	sa.sa_flags = SA_RESTART;
 	if (sigaction(SIGALRM, &sa, NULL) != 0) {
 		ch_log_warn("watchdog: sigaction: %s", strerror(errno));
-		return -1;
+		return;
 	}
 	tick = seconds / 4 > 0 ? seconds / 4 : 1;
 	memset(&it, 0, sizeof(it));
 	it.it_interval.tv_sec = tick;
 	it.it_value.tv_sec = tick;
-	if (setitimer(ITIMER_REAL, &it, NULL) != 0) {
+	if (setitimer(ITIMER_REAL, &it, NULL) != 0)
 		ch_log_warn("watchdog: setitimer: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* A stretch of work begins. */

@@ -14,6 +14,37 @@
 . "$(dirname "$0")/lib.sh"
 holdlock=$top_builddir/test/integ/holdlock
 
+# hold MODE: start the helper and wait until it holds the lock; sets HOLD.
+hold() {
+	"$holdlock" "$1" >"$T/$1.out" 2>"$T/$1.err" &
+	HOLD=$!
+	wait_for 10 grep -q locked "$T/$1.out"
+}
+
+# heartbeat_bg: a heartbeat in the background, answer in $T/hb.*; sets HB.
+heartbeat_bg() {
+	curl -s -o "$T/hb.body" -w '%{http_code}' --max-time 60 -X POST \
+	    -H "Authorization: Bearer $key" -H 'Content-Length: 0' \
+	    "$BASE/api/heartbeat" >"$T/hb.status" 2>/dev/null &
+	HB=$!
+}
+
+# heartbeats_recover TRIES: heartbeats until ten in a row answer 200.
+heartbeats_recover() {
+	local i good=0
+	for i in $(seq 1 "$1"); do
+		req POST /api/heartbeat "" -H "Authorization: Bearer $key"
+		if [ "$STATUS" = 200 ]; then
+			good=$((good + 1))
+			[ $good -ge 10 ] && return 0
+		else
+			good=0
+			sleep 0.3
+		fi
+	done
+	return 1
+}
+
 start_chatr CHATR_LIMIT_REQUESTS_IP=off CHATR_WATCHDOG=5
 export CHATR_CONFIG=$T/var/chatr.conf
 
@@ -23,26 +54,21 @@ key=$KEY
 stream_open s1
 
 # The helper takes the lock.
-"$holdlock" hold >"$T/hold.out" 2>"$T/hold.err" &
-hold=$!
-wait_for 10 grep -q locked "$T/hold.out"
+hold hold
 check "the helper holds a write lock in agents.db" grep -q locked "$T/hold.out"
 
 # A heartbeat waits for it.
-curl -s -o "$T/hb.body" -w '%{http_code}' --max-time 60 -X POST \
-    -H "Authorization: Bearer $key" -H 'Content-Length: 0' \
-    "$BASE/api/heartbeat" >"$T/hb.status" 2>/dev/null &
-hb=$!
+heartbeat_bg
 sleep 1
-check "the heartbeat is waiting for the lock" kill -0 "$hb"
+check "the heartbeat is waiting for the lock" kill -0 "$HB"
 
 # The helper dies; a newcomer joins the store and recovers it.
-kill -KILL "$hold"
-wait "$hold" 2>/dev/null || :
+kill -KILL "$HOLD"
+wait "$HOLD" 2>/dev/null || :
 check "a new process joins the store after the death (recovery)" \
     "$holdlock" open
 start=$(date +%s)
-wait "$hb" || :
+wait "$HB" || :
 took=$(($(date +%s) - start))
 hbstatus=$(cat "$T/hb.status")
 check "the waiting request ends within 20 s, not at curl's 60 s ($took s)" \
@@ -55,54 +81,27 @@ case $STATUS in
 esac
 
 # The endpoint recovers: every heartbeat answers 200 again.
-good=0
-for i in $(seq 1 100); do
-	req POST /api/heartbeat "" -H "Authorization: Bearer $key"
-	if [ "$STATUS" = 200 ]; then
-		good=$((good + 1))
-		[ $good -ge 10 ] && break
-	else
-		good=0
-		sleep 0.3
-	fi
-done
+check "ten heartbeats in a row answer 200" heartbeats_recover 100
 expect 200 '.success == true' "heartbeats answer 200 again"
-check "ten heartbeats in a row answer 200" test "$good" -ge 10
 check "the program's log says the watchdog ended it" \
     grep -rq "watchdog" "$T/var/log"
 
 # A death outside Berkeley DB that nobody notices.
-"$holdlock" idle >"$T/idle.out" 2>"$T/idle.err" &
-hold=$!
-wait_for 10 grep -q locked "$T/idle.out"
+hold idle
 check "a second helper holds the lock, outside Berkeley DB" \
     grep -q locked "$T/idle.out"
-curl -s -o "$T/hb.body" -w '%{http_code}' --max-time 60 -X POST \
-    -H "Authorization: Bearer $key" -H 'Content-Length: 0' \
-    "$BASE/api/heartbeat" >"$T/hb.status" 2>/dev/null &
-hb=$!
+heartbeat_bg
 sleep 1
-kill -KILL "$hold"
-wait "$hold" 2>/dev/null || :
+kill -KILL "$HOLD"
+wait "$HOLD" 2>/dev/null || :
 start=$(date +%s)
-wait "$hb" || :
+wait "$HB" || :
 took=$(($(date +%s) - start))
 STATUS=$(cat "$T/hb.status") BODY=$(cat "$T/hb.body")
 expect_error 503 "the waiting heartbeat gives up with a JSON 503 ($took s)"
 check "the program joined the store again" \
     grep -q "a lock wait timed out; reopening the store" "$T/var/log/chatr.log"
-good=0
-for i in $(seq 1 50); do
-	req POST /api/heartbeat "" -H "Authorization: Bearer $key"
-	if [ "$STATUS" = 200 ]; then
-		good=$((good + 1))
-		[ $good -ge 10 ] && break
-	else
-		good=0
-		sleep 0.3
-	fi
-done
-check "ten heartbeats in a row answer 200 again" test "$good" -ge 10
+check "ten heartbeats in a row answer 200 again" heartbeats_recover 50
 
 # Nothing was lost, and the stream goes on.
 req GET /api/agents
