@@ -20,14 +20,6 @@
 
 #define PRESENCE_KEY (8 + CH_ID_LEN)
 
-static void
-agent_dbt(DBT *d, const void *p, size_t len)
-{
-	memset(d, 0, sizeof(*d));
-	d->data = (void *)p;
-	d->size = (uint32_t)len;
-}
-
 /* Free the strings of a (decoded) agent. */
 void
 ch_agent_free(struct ch_agent *a)
@@ -41,24 +33,6 @@ ch_agent_free(struct ch_agent *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static int
-agent_unhex(unsigned char *out, const char *in, size_t len)
-{
-	size_t i;
-	int hi, lo;
-
-	for (i = 0; i < len; i++) {
-		hi = in[2 * i];
-		lo = in[2 * i + 1];
-		hi = hi >= 'a' ? hi - 'a' + 10 : hi - '0';
-		lo = lo >= 'a' ? lo - 'a' + 10 : lo - '0';
-		if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 /* The stored record of a. */
 static struct json_object *
 agent_encode(const struct ch_agent *a)
@@ -68,7 +42,7 @@ agent_encode(const struct ch_agent *a)
 
 	if ((o = json_object_new_object()) == NULL)
 		ch_fatal("json_object_new_object failed");
-	ch_auth_hex(kh, a->keyhash, CH_HASH_LEN);
+	ch_hex_encode(kh, a->keyhash, CH_HASH_LEN);
 	ch_json_addstr(o, "id", a->id);
 	ch_json_addstr(o, "name", a->name);
 	ch_json_addstr(o, "avatar", a->avatar);
@@ -113,7 +87,7 @@ agent_decode(const DBT *d, struct ch_agent *a)
 		goto bad;
 	memcpy(a->id, s, CH_ID_LEN + 1);
 	if ((s = ch_json_str(o, "kh", &len)) == NULL ||
-	    len != 2 * CH_HASH_LEN || agent_unhex(a->keyhash, s,
+	    len != 2 * CH_HASH_LEN || ch_hex_decode(a->keyhash, s,
 	    CH_HASH_LEN) != 0)
 		goto bad;
 	if ((a->name = agent_dup(o, "name")) == NULL)
@@ -148,8 +122,8 @@ ch_agent_get(struct ch_db *db, DB_TXN *txn, const char *id,
 	DBT key, data;
 	int ret;
 
-	agent_dbt(&key, id, strlen(id));
-	agent_dbt(&data, NULL, 0);
+	ch_db_dbt(&key, id, strlen(id));
+	ch_db_dbt(&data, NULL, 0);
 	data.flags = DB_DBT_MALLOC;
 	if ((ret = db->agents->get(db->agents, txn, &key, &data, flags)) != 0)
 		return ret;
@@ -170,8 +144,8 @@ ch_agent_by_key(struct ch_db *db, DB_TXN *txn, const unsigned char *hash,
 	DBT key, data;
 	int ret;
 
-	agent_dbt(&key, hash, CH_HASH_LEN);
-	agent_dbt(&data, NULL, 0);
+	ch_db_dbt(&key, hash, CH_HASH_LEN);
+	ch_db_dbt(&data, NULL, 0);
 	data.data = id;
 	data.ulen = CH_ID_LEN;
 	data.flags = DB_DBT_USERMEM;
@@ -201,8 +175,8 @@ ch_agent_put(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a)
 
 	o = agent_encode(a);
 	s = ch_json_text(o, &len);
-	agent_dbt(&key, a->id, CH_ID_LEN);
-	agent_dbt(&data, s, len);
+	ch_db_dbt(&key, a->id, CH_ID_LEN);
+	ch_db_dbt(&data, s, len);
 	ret = db->agents->put(db->agents, txn, &key, &data, 0);
 	json_object_put(o);
 	return ret;
@@ -235,14 +209,14 @@ ch_agent_create(struct ch_db *db, DB_TXN *txn, struct ch_agent *a)
 	if (len >= sizeof(lower))
 		return EINVAL;
 	agent_lower(lower, a->name, len);
-	agent_dbt(&key, lower, len);
-	agent_dbt(&data, a->id, CH_ID_LEN);
+	ch_db_dbt(&key, lower, len);
+	ch_db_dbt(&data, a->id, CH_ID_LEN);
 	ret = db->names->put(db->names, txn, &key, &data, DB_NOOVERWRITE);
 	if (ret == DB_KEYEXIST)
 		return CH_AGENT_EXISTS;
 	if (ret != 0)
 		return ret;
-	agent_dbt(&key, a->keyhash, CH_HASH_LEN);
+	ch_db_dbt(&key, a->keyhash, CH_HASH_LEN);
 	if ((ret = db->keys->put(db->keys, txn, &key, &data,
 	    DB_NOOVERWRITE)) != 0)
 		return ret;
@@ -267,8 +241,8 @@ ch_agent_claim_mbname(struct ch_db *db, DB_TXN *txn, const char *mbname,
 	if (len >= sizeof(lower))
 		return EINVAL;
 	agent_lower(lower, mbname, len);
-	agent_dbt(&key, lower, len);
-	agent_dbt(&data, NULL, 0);
+	ch_db_dbt(&key, lower, len);
+	ch_db_dbt(&data, NULL, 0);
 	data.data = owner;
 	data.ulen = CH_ID_LEN;
 	data.flags = DB_DBT_USERMEM;
@@ -280,7 +254,7 @@ ch_agent_claim_mbname(struct ch_db *db, DB_TXN *txn, const char *mbname,
 	}
 	if (ret != DB_NOTFOUND)
 		return ret == DB_BUFFER_SMALL ? EINVAL : ret;
-	agent_dbt(&data, id, CH_ID_LEN);
+	ch_db_dbt(&data, id, CH_ID_LEN);
 	return db->mbnames->put(db->mbnames, txn, &key, &data, 0);
 }
 
@@ -302,7 +276,7 @@ agent_unlist(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a)
 	if (a->last_seen <= 0)
 		return 0;
 	agent_presence_key(k, a->last_seen, a->id);
-	agent_dbt(&key, k, sizeof(k));
+	ch_db_dbt(&key, k, sizeof(k));
 	ret = db->presence->del(db->presence, txn, &key, 0);
 	return ret == DB_NOTFOUND ? 0 : ret;
 }
@@ -325,8 +299,8 @@ ch_agent_touch(struct ch_db *db, DB_TXN *txn, struct ch_agent *a,
 	if ((ret = agent_unlist(db, txn, a)) != 0)
 		return ret;
 	agent_presence_key(k, now, a->id);
-	agent_dbt(&key, k, sizeof(k));
-	agent_dbt(&data, "", 0);
+	ch_db_dbt(&key, k, sizeof(k));
+	ch_db_dbt(&data, "", 0);
 	if ((ret = db->presence->put(db->presence, txn, &key, &data, 0)) != 0)
 		return ret;
 	a->last_seen = now;
@@ -367,11 +341,11 @@ ch_agent_online(struct ch_db *db, DB_TXN *txn, int64_t now,
 	ch_db_be64(start, (uint64_t)(now - (int64_t)window + 1));
 	if ((ret = db->presence->cursor(db->presence, txn, &c, 0)) != 0)
 		return ret;
-	agent_dbt(&key, NULL, 0);
+	ch_db_dbt(&key, NULL, 0);
 	key.data = kbuf;
 	key.ulen = sizeof(kbuf);
 	key.flags = DB_DBT_USERMEM;
-	agent_dbt(&data, NULL, 0);
+	ch_db_dbt(&data, NULL, 0);
 	data.flags = DB_DBT_PARTIAL; /* values are empty; skip them */
 	for (ret = c->get(c, &key, &data, DB_LAST); ret == 0;
 	    ret = c->get(c, &key, &data, DB_PREV)) {
@@ -434,6 +408,29 @@ ch_agent_stats_json(const struct ch_stats *st)
 	return o;
 }
 
+/*
+ * Add what every surface shows of agent a to o: its id and name (under
+ * the keys given: "id"/"name" in GET /api/agents, "agentId"/"agentName"
+ * in a message), avatar, online (when online >= 0) and the badge
+ * (moltbookVerified, moltbookName, ownerTwitter).
+ */
+void
+ch_agent_public(struct json_object *o, const struct ch_agent *a,
+    const char *idkey, const char *namekey, int online)
+{
+	ch_json_addstr(o, idkey, a->id);
+	ch_json_addstr(o, namekey, a->name);
+	ch_json_addstr(o, "avatar", a->avatar);
+	if (online >= 0)
+		json_object_object_add(o, "online",
+		    json_object_new_boolean(online));
+	json_object_object_add(o, "moltbookVerified",
+	    json_object_new_boolean(a->verified));
+	ch_json_addstr(o, "moltbookName", a->verified ? a->mb_name : NULL);
+	ch_json_addstr(o, "ownerTwitter",
+	    a->verified ? a->owner_twitter : NULL);
+}
+
 /* The public object of a, as GET /api/agents shows it. */
 struct json_object *
 ch_agent_json(const struct ch_agent *a, int online)
@@ -442,14 +439,6 @@ ch_agent_json(const struct ch_agent *a, int online)
 
 	if ((o = json_object_new_object()) == NULL)
 		ch_fatal("json_object_new_object failed");
-	ch_json_addstr(o, "id", a->id);
-	ch_json_addstr(o, "name", a->name);
-	ch_json_addstr(o, "avatar", a->avatar);
-	json_object_object_add(o, "online", json_object_new_boolean(online));
-	json_object_object_add(o, "moltbookVerified",
-	    json_object_new_boolean(a->verified));
-	ch_json_addstr(o, "moltbookName", a->verified ? a->mb_name : NULL);
-	ch_json_addstr(o, "ownerTwitter",
-	    a->verified ? a->owner_twitter : NULL);
+	ch_agent_public(o, a, "id", "name", online != 0);
 	return o;
 }

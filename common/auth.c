@@ -38,20 +38,6 @@ ch_auth_random(void *p, size_t len)
 	return 0;
 }
 
-/* Lower-case hex of len bytes of in into out (2 * len + 1 bytes). */
-void
-ch_auth_hex(char *out, const unsigned char *in, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 /* Write a new API key into out (outsz > CH_KEY_LEN); 0 on success. */
 int
 ch_auth_new_key(char *out, size_t outsz)
@@ -61,7 +47,7 @@ ch_auth_new_key(char *out, size_t outsz)
 	if (outsz <= CH_KEY_LEN || ch_auth_random(rnd, sizeof(rnd)) != 0)
 		return -1;
 	memcpy(out, CH_KEY_PREFIX, 6);
-	ch_auth_hex(out + 6, rnd, sizeof(rnd));
+	ch_hex_encode(out + 6, rnd, sizeof(rnd));
 	ch_wipe(rnd, sizeof(rnd));
 	return 0;
 }
@@ -77,7 +63,7 @@ ch_auth_new_uuid(char *out, size_t outsz)
 		return -1;
 	r[6] = (r[6] & 0x0f) | 0x40;
 	r[8] = (r[8] & 0x3f) | 0x80;
-	ch_auth_hex(hex, r, sizeof(r));
+	ch_hex_encode(hex, r, sizeof(r));
 	memcpy(out, hex, 8);
 	out[8] = '-';
 	memcpy(out + 9, hex + 8, 4);

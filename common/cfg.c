@@ -52,6 +52,7 @@ static const struct cfg_key {
 	    31536000),
 	K("CHATR_DB_CACHE_MB", CFG_UINT, db_cache_mb, "32", 1, 65536),
 	K("CHATR_WATCHDOG", CFG_UINT, watchdog, "30", 0, 3600),
+	K("CHATR_PROCS", CFG_UINT, procs, "0", 0, 64),
 	K("CHATR_LOG_LEVEL", CFG_LEVEL, log_level, "info", 0, 0),
 #undef K
 };

@@ -83,6 +83,10 @@ size_t ch_log_escape(char *, size_t, const char *, size_t);
 /* watchdog.c: the exit status of a process the watchdog ended. */
 #define CH_EXIT_STUCK 75
 void ch_watchdog_start(unsigned int);
+void ch_watchdog_region(const char *, ino_t);
+void ch_watchdog_mark(const char *);
+void ch_watchdog_opening(unsigned int);
+__dead void ch_watchdog_recover(void);
 void ch_watchdog_busy(void);
 void ch_watchdog_idle(void);
 
@@ -95,6 +99,10 @@ int ch_time_iso(int64_t, char *, size_t);
 size_t ch_utf8_decode(const unsigned char *, size_t, uint32_t *);
 int ch_utf8_count(const char *, size_t, size_t *);
 int ch_utf8_blank(const char *, size_t);
+int ch_utf8_space(uint32_t);
+int ch_utf8_invisible(uint32_t);
+int ch_utf8_bidi(uint32_t);
+char *ch_utf8_strip_bidi(const char *, size_t, size_t *);
 
 /* err.c */
 enum ch_err {
@@ -137,6 +145,7 @@ struct ch_cfg {
 	unsigned int online_window;
 	unsigned int db_cache_mb;
 	unsigned int watchdog;
+	unsigned int procs; /* FastCGI processes per endpoint; 0: chatrd's */
 	enum ch_log_level log_level;
 	/* Derived from var. */
 	char *db_home;
@@ -158,9 +167,15 @@ struct json_object *ch_json_str_or_null(const char *);
 const char *ch_json_text(struct json_object *, size_t *);
 int ch_json_addstr(struct json_object *, const char *, const char *);
 
+/* Results of chatr's own, beside Berkeley DB's errors and errno values. */
+#define CH_LIMITED 100001	  /* limit.c: over the limit */
+#define CH_AGENT_EXISTS 100002	  /* agent.c: name (or Moltbook name) taken */
+#define CH_TXN_REFUSED 100003	  /* a handler failed the request */
+#define CH_DB_UNAVAILABLE 100004 /* db.c: the store cannot be opened */
+
 /* db.c */
 struct ch_db {
-	DB_ENV *env;
+	DB_ENV *env;  /* NULL while closed */
 	DB *agents;   /* agent id -> agent record (JSON) */
 	DB *names;    /* lower-case name -> agent id */
 	DB *keys;     /* SHA-256 of API key -> agent id */
@@ -169,24 +184,43 @@ struct ch_db {
 	DB *meta;     /* counter name -> big-endian uint64 */
 	DB *limits;   /* limit key -> window buckets */
 	DB *mbnames;  /* lower-case Moltbook name -> agent id */
+	const struct ch_cfg *cfg; /* to reopen */
+	int logfd;		  /* the newest log file, for ch_db_flush */
+	unsigned long logno;
 	int64_t last_checkpoint;
+	int64_t last_failchk;
+	int64_t tried_open;
+	unsigned long reopens;
 };
-#define CH_DB_RETRIES 8
+/* One transaction for ch_db_run. */
+struct ch_txn {
+	int (*run)(struct ch_db *, DB_TXN *, void *);
+	int (*committed)(struct ch_db *, DB_TXN *, void *);
+	uint32_t flags;	 /* DB_ENV->txn_begin flags */
+	int budget_ms;	 /* retries on contention: 0 default, <0 none */
+};
+#define CH_DB_BUSY_MS 3000
 int ch_db_open(struct ch_db *, const struct ch_cfg *, char **);
 void ch_db_close(struct ch_db *);
+int ch_db_reopen(struct ch_db *, const char *);
+int ch_db_run(struct ch_db *, const struct ch_txn *, void *);
 int ch_db_begin(struct ch_db *, DB_TXN **, uint32_t);
 int ch_db_commit(DB_TXN *, uint32_t);
 void ch_db_abort(DB_TXN *);
-int ch_db_run(struct ch_db *, uint32_t,
-    int (*)(struct ch_db *, DB_TXN *, void *), void *);
+void ch_db_backoff(int);
 int ch_db_flush(struct ch_db *);
-int ch_db_maintain(struct ch_db *, int);
-int ch_db_retryable(int);
+void ch_db_maintain(struct ch_db *, int);
 int ch_db_counter_get(struct ch_db *, DB_TXN *, const char *, uint64_t *);
 int ch_db_counter_add(struct ch_db *, DB_TXN *, const char *, int64_t,
     uint64_t *);
 void ch_db_be64(unsigned char *, uint64_t);
 uint64_t ch_db_get_be64(const unsigned char *);
+void ch_db_dbt(DBT *, const void *, size_t);
+
+/* hex.c */
+int ch_hex_digit(int);
+void ch_hex_encode(char *, const unsigned char *, size_t);
+int ch_hex_decode(unsigned char *, const char *, size_t);
 
 /* auth.c */
 int ch_auth_new_key(char *, size_t);
@@ -194,7 +228,6 @@ int ch_auth_new_uuid(char *, size_t);
 int ch_auth_random(void *, size_t);
 int ch_auth_new_code(char *, size_t);
 void ch_auth_hash(const char *, size_t, unsigned char *);
-void ch_auth_hex(char *, const unsigned char *, size_t);
 int ch_auth_bearer(const char *, const char **);
 int ch_auth_equal(const void *, const void *, size_t);
 
@@ -229,11 +262,12 @@ int ch_agent_online(struct ch_db *, DB_TXN *, int64_t, unsigned int,
     struct json_object *, uint64_t *);
 int ch_agent_stats(struct ch_db *, DB_TXN *, int64_t, unsigned int,
     struct ch_stats *);
+void ch_agent_public(struct json_object *, const struct ch_agent *,
+    const char *, const char *, int);
 struct json_object *ch_agent_json(const struct ch_agent *, int);
 struct json_object *ch_agent_stats_json(const struct ch_stats *);
 int ch_agent_claim_mbname(struct ch_db *, DB_TXN *, const char *,
     const char *);
-#define CH_AGENT_EXISTS 1 /* ch_agent_create: name taken */
 
 /* moltbook.c */
 struct ch_moltbook {
@@ -255,10 +289,22 @@ struct ch_msglog {
 	const char *path;
 	const char *lockpath;
 };
+/* A message to post, and what became of it (ch_msg_post). */
+struct ch_post {
+	const struct ch_agent *agent;
+	const char *content; /* valid, len bytes */
+	size_t len;
+	int64_t now;		      /* ms since the epoch */
+	const struct ch_limit *limit; /* the agent's message limit */
+	uint64_t id;		      /* set: the id it was stored under */
+	struct json_object *msg;      /* set: the wire object (owned) */
+	unsigned int retry;	      /* set on CH_LIMITED: seconds */
+};
 struct json_object *ch_msg_new(const struct ch_agent *, uint64_t, const char *,
     size_t, int64_t);
-int ch_msg_store(struct ch_db *, DB_TXN *, const struct ch_agent *,
-    const char *, size_t, int64_t, uint64_t *, struct json_object **);
+int ch_msg_post(struct ch_db *, struct ch_msglog *, struct ch_post *);
+void ch_msg_post_free(struct ch_post *);
+int ch_msg_parse_line(const char *, size_t, uint64_t *, struct json_object **);
 int ch_msg_range(struct ch_db *, DB_TXN *, uint64_t, uint64_t, unsigned int,
     int, uint32_t, int (*)(void *, uint64_t, const char *, size_t), void *,
     int *);
@@ -269,11 +315,17 @@ void ch_msglog_unlock(struct ch_msglog *);
 int ch_msglog_append(struct ch_msglog *, const char *, size_t);
 
 /* limit.c */
-#define CH_LIMITED 1
-int ch_limit_hit(struct ch_db *, DB_TXN *, const char *,
+enum ch_limit_kind {
+	CH_LIMIT_REQUESTS, /* per address */
+	CH_LIMIT_REGISTER, /* per address */
+	CH_LIMIT_MESSAGES, /* per agent */
+	CH_LIMIT_VERIFY,   /* per agent */
+	CH_LIMIT__MAX
+};
+int ch_limit_hit(struct ch_db *, DB_TXN *, enum ch_limit_kind, const char *,
     const struct ch_limit *, int64_t, unsigned int *);
-int ch_limit_check(struct ch_db *, DB_TXN *, const char *,
-    const struct ch_limit *, int64_t, unsigned int *);
+int ch_limit_check(struct ch_db *, DB_TXN *, enum ch_limit_kind,
+    const char *, const struct ch_limit *, int64_t, unsigned int *);
 
 /* valid.c */
 enum ch_ftype {
@@ -297,6 +349,8 @@ struct ch_value {
 int ch_valid_fields(const struct ch_field *, size_t, struct json_object *,
     struct ch_value *, char **);
 int ch_valid_name(const char *, size_t, const char **);
+int ch_valid_avatar(const char *, size_t, const char **);
+int ch_valid_xhandle(const char *, size_t, const char **);
 int ch_valid_mbname(const char *, size_t, const char **);
 int ch_valid_has_url(const char *, size_t);
 
@@ -318,8 +372,10 @@ struct ch_io {
 	int (*write)(struct ch_req *, const char *, size_t);
 };
 struct ch_endpoint;
+struct ch_op;
 struct ch_req {
 	const struct ch_endpoint *ep;
+	const struct ch_op *op;	  /* once routed */
 	const struct ch_io *io;
 	void *io_arg;
 	const struct ch_cfg *cfg;
@@ -350,17 +406,18 @@ int ch_req_method(const char *, enum ch_method *);
 const char *ch_req_method_name(enum ch_method);
 const char *ch_req_param(struct ch_req *, const char *);
 int ch_req_query(struct ch_req *, const char *, char *, size_t);
+int ch_query_get(const char *, const char *, char *, size_t);
 int ch_fail(struct ch_req *, enum ch_err, const char *, ...) CH_PRINTF(3, 4);
 int ch_fail_db(struct ch_req *, int);
 int ch_fail_retry(struct ch_req *, enum ch_err, unsigned int, const char *,
     ...) CH_PRINTF(4, 5);
-void ch_req_retry(struct ch_req *);
 void ch_req_reset(struct ch_req *);
 
 /* resp.c */
 int ch_resp_json(struct ch_req *, int, struct json_object *,
     const char *);
 int ch_resp_error(struct ch_req *);
+struct json_object *ch_resp_error_json(const char *, unsigned int);
 struct json_object *ch_resp_ok(struct ch_req *);
 
 /* serve.c */
@@ -376,11 +433,15 @@ struct ch_op {
 	unsigned int flags;
 	const struct ch_field *fields;
 	size_t nfields;
-	int (*prepare)(struct ch_req *);
+	/* Work outside any transaction, before the handler: a network call,
+	 * or a store protocol of its own (ch_msg_post). */
+	int (*outside)(struct ch_req *);
+	/* The work in one transaction; it may run more than once. */
 	int (*handler)(struct ch_req *, DB_TXN *);
-	int (*lock)(struct ch_req *);
-	void (*unlock)(struct ch_req *);
-	int (*after)(struct ch_req *);
+	/* After a commit of unknown outcome: 1 when the handler's work is
+	 * in the store (and the answer set), 0 when not.  NULL: running the
+	 * handler again is harmless. */
+	int (*committed)(struct ch_req *, DB_TXN *);
 };
 struct ch_endpoint {
 	const char *name; /* program is chatr-<name> */

@@ -1,40 +1,62 @@
 /*
- * db.c -- the shared Berkeley DB environment under $CHATR_VAR/db.
+ * db.c -- the shared Berkeley DB environment under $CHATR_VAR/db, and the
+ * one way chatr runs a transaction (ch_db_run).
  *
  * Every chatr process (each FastCGI endpoint, the relay, the tools) opens
  * the same transactional environment: locking, logging, a shared cache and
  * transactions, so that concurrent processes never corrupt or lose data.
  *
- * Crashes: every opener passes DB_REGISTER | DB_RECOVER, so the first
- * process to open the environment after one died uncleanly runs recovery
- * (the others then see DB_RUNRECOVERY and open it again).  lighttpd starts
- * a FastCGI program in place of a dead one and run.sh restarts the relay,
- * so a death is noticed at once.  Deadlocks are broken by the lock
- * detector on every conflict and come back as a retryable error
- * (ch_db_retryable).  A lock wait gives up after a timeout
- * (DB_LOCK_NOTGRANTED, not retried: 3 s is already far beyond any chatr
- * transaction, and ch_serve then joins the store again).
+ * No process ever waits for a lock (DB_TXN_NOWAIT): an operation that
+ * meets a lock held by another transaction fails at once with
+ * DB_LOCK_NOTGRANTED, and ch_db_run aborts, backs off a little and runs
+ * the transaction again.  Transactions here are a few record reads and
+ * writes, so a retry costs microseconds.  Not waiting is what makes a
+ * death cheap:
  *
- * Not failchk(): with Debian's libdb5.3 and a current glibc, failchk
- * cleaning up a dead process's locker destroys a condition variable that
- * another process is waiting on, and pthread_cond_destroy() then waits
- * for ever, holding the lock region: the whole store hangs
- * (test/integ/72-stuck.sh reproduces it).  Full recovery does not.  A
- * process left waiting on the abandoned regions after a recovery is ended
- * by its watchdog (watchdog.c) and started afresh.
+ * Deaths.  Every opener passes DB_REGISTER | DB_RECOVER | DB_FAILCHK and
+ * tells Berkeley DB how to see whether a process is alive (db_isalive).
+ * The first process to open the environment after one died (a FastCGI
+ * program started in place of a dead one, a restarted relay) finds the
+ * dead registration and runs failchk(), not recovery: a process that died
+ * outside the library leaves only its transaction, which failchk aborts,
+ * and its locks, which it frees; nobody else notices.  Only a process
+ * that died inside the library (holding a mutex, in the middle of a page
+ * write) makes failchk fail, and then the environment is recovered:
+ * everyone else's next call returns DB_RUNRECOVERY, and ch_db_run reopens
+ * the store and goes on.  A process that keeps meeting the same lock also
+ * runs failchk itself (the holder may have died with nobody yet joining
+ * the store to notice).
+ *
+ * Why never wait: with Debian's libdb5.3 and a current glibc, failchk
+ * cleaning up a process that died while waiting for a lock destroys the
+ * condition variable that process was waiting on, and glibc's
+ * pthread_cond_destroy() then waits for ever for the dead waiter, holding
+ * the lock region: the whole store hangs.  A process that never waits
+ * never leaves such a waiter behind.  A process left blocked on a mutex of
+ * the old regions after a recovery is ended by its watchdog (watchdog.c),
+ * which notices that the regions it joined are gone.
+ *
+ * Committed or not.  ch_db_run retries a transaction only while it has not
+ * committed.  When the commit itself fails in a way that leaves that
+ * unknown (the environment panicked under it), the caller's check says
+ * whether its work is in the store; an operation whose second run is
+ * harmless needs no check.
  *
  * Durability: commits write the log to the kernel (DB_TXN_WRITE_NOSYNC),
  * which survives the death of any process; an operation that must survive
- * a power cut calls ch_db_flush() before it answers, so concurrent writers
- * share one fsync (group commit).  Log files are removed once a checkpoint
- * no longer needs them.
+ * a power cut calls ch_db_flush() before it answers, which syncs the log
+ * file itself, outside the library (see there).  Log files are removed
+ * once a checkpoint no longer needs them.
  */
 #include "config.h"
 
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +65,15 @@
 
 #include "chatr.h"
 
-#define DB_LOCK_TIMEOUT_US (3 * 1000000)
 #define DB_CKPT_EVERY_MS (30 * 1000)
+#define DB_FAILCHK_AFTER_MS 100	 /* contention this long: did the holder die? */
+#define DB_REOPENS 3		 /* recoveries one transaction rides out */
+#define DB_BACKOFF_MIN_US 50
+#define DB_BACKOFF_MAX_US 20000
+#define DB_OPEN_STUCK_MS 3000	 /* an open that takes this long is stuck */
+#define DB_SPINS 100000		 /* isalive asked this often: Berkeley DB spins */
+
+static int db_busy(int);
 
 static void
 db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
@@ -54,11 +83,12 @@ db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 	ch_log_err("db: %s", msg);
 }
 
+/* Berkeley DB's notes (failchk freeing what a dead process held). */
 static void
 db_msgcall(const DB_ENV *env, const char *msg)
 {
 	(void)env;
-	ch_log_warn("db: %s", msg);
+	ch_log_debug("db: %s", msg);
 }
 
 /* Make a directory (and its parents) if missing; 0 on success. */
@@ -86,6 +116,90 @@ fail:
 	return -1;
 }
 
+/* The environment's directory, for db_isalive (one per process). */
+static char db_home[4096];
+/* Its marker file: recover the store at the next open (see db_stuck). */
+static char db_mark[4096];
+
+/*
+ * Process pid is dead: say so to Berkeley DB.  But when it asks about the
+ * same dead process over and over, it is spinning: libdb5.3's failchk,
+ * meeting a mutex that a dead process holds, tries it again for ever
+ * (__db_pthread_mutex_prep), with the registry locked, so that nobody can
+ * join the store.  Only recovery helps then: leave the store with the
+ * marker that makes the next opener recover it (ch_watchdog_recover).
+ * The same happens when joining the store takes longer than
+ * DB_OPEN_STUCK_MS (blocked on such a mutex): the watchdog sees to it.
+ */
+static int
+db_dead(pid_t pid)
+{
+	static pid_t last;
+	static unsigned long times;
+
+	if (pid != last) {
+		last = pid;
+		times = 0;
+	}
+	if (++times > DB_SPINS)
+		ch_watchdog_recover();
+	return 0;
+}
+
+/*
+ * Berkeley DB's question "is this process alive?" (failchk asks it of
+ * every process with state in the environment).  A process is dead when
+ * it is gone or a zombie, and also when the pid now names a process that
+ * has not joined this environment: pids are reused (pid_max may be small),
+ * and a stranger under a dead process's pid must not keep its locks.
+ */
+static int
+db_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, uint32_t flags)
+{
+	char path[64], buf[8192];
+	ssize_t n;
+	size_t keep = 0, hl;
+	int fd, found = 0;
+	char *p;
+
+	(void)env;
+	(void)tid;
+	(void)flags;
+	if (pid == getpid())
+		return 1;
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return db_dead(pid);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if ((p = strrchr(buf, ')')) != NULL && (p[2] == 'Z' ||
+			    p[2] == 'X'))
+				return db_dead(pid);
+		}
+	}
+	/* Has it mapped this environment's regions? */
+	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : 1;
+	hl = strlen(db_home);
+	while (!found && (n = read(fd, buf + keep, sizeof(buf) - 1 - keep)) >
+	    0) {
+		n += (ssize_t)keep;
+		buf[n] = '\0';
+		if (hl > 0 && (p = strstr(buf, db_home)) != NULL &&
+		    strncmp(p + hl, "/__db.", 6) == 0)
+			found = 1;
+		/* keep a tail so a path split between reads is seen */
+		keep = (size_t)n > hl + 8 ? hl + 8 : (size_t)n;
+		memmove(buf, buf + n - (ssize_t)keep, keep);
+	}
+	close(fd);
+	return found || hl == 0 ? 1 : db_dead(pid);
+}
+
 static const struct {
 	const char *file;
 	size_t off;
@@ -102,19 +216,48 @@ static const struct {
 #define NDBS (sizeof(dbs) / sizeof(dbs[0]))
 
 /*
- * Open the environment and every database.  0 on success; else -1 with an
- * allocated *cause and db cleared.
+ * Close the handles, leaving db ready to be opened again.  After a panic
+ * every close fails, and says so: quietly then.
  */
-int
-ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
+static void
+db_close_handles(struct ch_db *db, int panicked)
 {
+	DB **dbp;
+	size_t i;
+	int ret;
+
+	if (panicked && db->env != NULL)
+		db->env->set_errcall(db->env, NULL);
+	for (i = 0; i < NDBS; i++) {
+		dbp = (DB **)((char *)db + dbs[i].off);
+		if (*dbp != NULL && (ret = (*dbp)->close(*dbp, 0)) != 0 &&
+		    !panicked)
+			ch_log_warn("closing %s: %s", dbs[i].file,
+			    db_strerror(ret));
+		*dbp = NULL;
+	}
+	if (db->env != NULL && (ret = db->env->close(db->env, 0)) != 0 &&
+	    !panicked)
+		ch_log_warn("closing the environment: %s", db_strerror(ret));
+	db->env = NULL;
+}
+
+/*
+ * Open the environment and every database into db (whose cfg is set).  0
+ * on success; else a Berkeley DB error (or -1) with an allocated *cause.
+ */
+static int
+db_open_handles(struct ch_db *db, char **cause)
+{
+	const struct ch_cfg *cfg = db->cfg;
 	DB_ENV *env;
 	DB **dbp;
-	char *rundir;
+	char *rundir, *region;
+	struct stat st;
+	ino_t was;
 	size_t i;
-	int ret, try;
+	int ret, recover, recovered;
 
-	memset(db, 0, sizeof(*db));
 	rundir = ch_xprintf("%s/run", cfg->var);
 	if (db_mkdirs(cfg->db_home, cause) != 0 ||
 	    db_mkdirs(rundir, cause) != 0) {
@@ -122,9 +265,10 @@ ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
 		return -1;
 	}
 	free(rundir);
+	snprintf(db_home, sizeof(db_home), "%s", cfg->db_home);
 	if ((ret = db_env_create(&env, 0)) != 0) {
 		*cause = ch_xprintf("db_env_create: %s", db_strerror(ret));
-		return -1;
+		return ret;
 	}
 	db->env = env;
 	env->set_errcall(env, db_errcall);
@@ -132,81 +276,194 @@ ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
 	if ((ret = env->set_cachesize(env, cfg->db_cache_mb / 1024,
 	    (cfg->db_cache_mb % 1024) * 1024 * 1024, 1)) != 0 ||
 	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
-	    (ret = env->set_timeout(env, DB_LOCK_TIMEOUT_US,
-	    DB_SET_LOCK_TIMEOUT)) != 0 ||
 	    (ret = env->set_lk_max_lockers(env, 4000)) != 0 ||
 	    (ret = env->set_lk_max_locks(env, 20000)) != 0 ||
 	    (ret = env->set_lk_max_objects(env, 20000)) != 0 ||
 	    (ret = env->set_tx_max(env, 1000)) != 0 ||
+	    (ret = env->set_thread_count(env, 1000)) != 0 ||
+	    (ret = env->set_isalive(env, db_isalive)) != 0 ||
 	    (ret = env->set_lg_bsize(env, 1024 * 1024)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
 	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
+	    (ret = env->set_flags(env, DB_TXN_NOWAIT, 1)) != 0 ||
 	    (ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0) {
 		*cause = ch_xprintf("configuring the environment: %s",
 		    db_strerror(ret));
 		goto fail;
 	}
+	/*
+	 * Join the store, running failchk after a death (recovery if that
+	 * fails), or recovery when a process left the marker for it.  A
+	 * recovery makes new regions: their first file is new.
+	 */
+	snprintf(db_mark, sizeof(db_mark), "%s/chatr-recover", cfg->db_home);
+	ch_watchdog_mark(db_mark);
+	region = ch_xprintf("%s/__db.001", cfg->db_home);
+	was = stat(region, &st) == 0 ? st.st_ino : 0;
+	recover = stat(db_mark, &st) == 0;
+	if (!recover)
+		ch_watchdog_opening(DB_OPEN_STUCK_MS);
 	ret = env->open(env, cfg->db_home,
 	    DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER, 0600);
+	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER | (recover ? 0 :
+	    DB_FAILCHK), 0600);
+	ch_watchdog_opening(0);
 	if (ret != 0) {
+		free(region);
 		*cause = ch_xprintf("opening the environment %s: %s",
 		    cfg->db_home, db_strerror(ret));
 		goto fail;
 	}
+	recovered = was != 0 && stat(region, &st) == 0 && st.st_ino != was;
+	if (recover && unlink(db_mark) == 0)
+		ch_log_warn("the store was left marked for recovery by a "
+		    "process that could not join it; %s", recovered ?
+		    "it is recovered" : "nothing had died in it");
+	else if (recovered)
+		ch_log_warn("a process had died inside the store; it is "
+		    "recovered");
+	/* The regions this process joined: the watchdog's clue that the
+	 * store was recovered under a process stuck in the old ones. */
+	if (stat(region, &st) == 0)
+		ch_watchdog_region(region, st.st_ino);
+	free(region);
 	for (i = 0; i < NDBS; i++) {
 		dbp = (DB **)((char *)db + dbs[i].off);
-		for (try = 0; try < CH_DB_RETRIES; try++) {
-			if ((ret = db_create(dbp, env, 0)) != 0)
-				break;
-			ret = (*dbp)->open(*dbp, NULL, dbs[i].file, NULL,
-			    DB_BTREE, DB_CREATE | DB_AUTO_COMMIT |
-			    DB_READ_UNCOMMITTED, 0600);
-			if (ret == 0)
-				break;
+		if ((ret = db_create(dbp, env, 0)) != 0) {
+			*dbp = NULL;
+			break;
+		}
+		ret = (*dbp)->open(*dbp, NULL, dbs[i].file, NULL, DB_BTREE,
+		    DB_CREATE | DB_AUTO_COMMIT | DB_READ_UNCOMMITTED, 0600);
+		if (ret != 0) {
 			(*dbp)->close(*dbp, 0);
 			*dbp = NULL;
-			if (!ch_db_retryable(ret))
-				break;
+			break;
 		}
-		if (ret != 0) {
-			*cause = ch_xprintf("opening %s: %s", dbs[i].file,
-			    db_strerror(ret));
-			goto fail;
-		}
+	}
+	if (ret != 0) {
+		*cause = ch_xprintf("opening %s: %s", dbs[i].file,
+		    db_strerror(ret));
+		goto fail;
 	}
 	db->last_checkpoint = ch_time_mono_ms();
 	return 0;
 fail:
-	ch_db_close(db);
-	return -1;
+	db_close_handles(db, 1);
+	return ret != 0 ? ret : -1;
+}
+
+/*
+ * Open the store for cfg (which must outlive db).  0 on success; else -1
+ * with an allocated *cause, and db is left closed: ch_db_run tries to open
+ * it again.
+ */
+int
+ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
+{
+	int i, ret = -1;
+
+	memset(db, 0, sizeof(*db));
+	db->cfg = cfg;
+	db->logfd = -1;
+	/* Opening a database can meet a lock: another process creating it. */
+	for (i = 0; (ret = db_open_handles(db, cause)) != 0; i++) {
+		if (i == 40 || !db_busy(ret))
+			return -1;
+		free(*cause);
+		*cause = NULL;
+		ch_db_backoff(i);
+	}
+	return 0;
 }
 
 /* Close every database and the environment. */
 void
 ch_db_close(struct ch_db *db)
 {
-	DB **dbp;
-	size_t i;
-	int ret;
-
-	for (i = 0; i < NDBS; i++) {
-		dbp = (DB **)((char *)db + dbs[i].off);
-		if (*dbp != NULL && (ret = (*dbp)->close(*dbp, 0)) != 0)
-			ch_log_warn("closing %s: %s", dbs[i].file,
-			    db_strerror(ret));
-		*dbp = NULL;
-	}
-	if (db->env != NULL && (ret = db->env->close(db->env, 0)) != 0)
-		ch_log_warn("closing the environment: %s", db_strerror(ret));
-	db->env = NULL;
+	db_close_handles(db, 0);
+	if (db->logfd >= 0)
+		close(db->logfd);
+	db->logfd = -1;
 }
 
-/* Can an operation that failed with ret be retried in a new txn? */
-int
-ch_db_retryable(int ret)
+/* Is the store open (or could it be opened again just now)? */
+static int
+db_ready(struct ch_db *db)
 {
-	return ret == DB_LOCK_DEADLOCK;
+	char *cause = NULL;
+	int64_t now;
+
+	if (db->env != NULL)
+		return 1;
+	now = ch_time_mono_ms();
+	if (db->cfg == NULL || now - db->tried_open < 200)
+		return 0;
+	db->tried_open = now;
+	if (db_open_handles(db, &cause) == 0) {
+		ch_log_info("the store is open again");
+		return 1;
+	}
+	ch_log_err("%s", cause);
+	free(cause);
+	return 0;
+}
+
+/*
+ * Another process ran recovery (the handles are stale) or the environment
+ * panicked: drop this process's handles and join the store again.  0 when
+ * it is open.
+ */
+int
+ch_db_reopen(struct ch_db *db, const char *why)
+{
+	ch_log_warn("%s; reopening the store", why);
+	db_close_handles(db, 1);
+	db->reopens++;
+	db->tried_open = 0;
+	return db_ready(db) ? 0 : -1;
+}
+
+/* Someone holds a lock for long: see whether a dead process does. */
+static void
+db_failchk(struct ch_db *db)
+{
+	int64_t now = ch_time_mono_ms();
+	int ret;
+
+	if (now - db->last_failchk < DB_FAILCHK_AFTER_MS)
+		return;
+	db->last_failchk = now;
+	if ((ret = db->env->failchk(db->env, 0)) != 0 &&
+	    ret != DB_RUNRECOVERY)
+		ch_log_warn("failchk: %s", db_strerror(ret));
+}
+
+/* Another try may succeed: contention (or a deadlock, which it is too). */
+static int
+db_busy(int ret)
+{
+	return ret == DB_LOCK_NOTGRANTED || ret == DB_LOCK_DEADLOCK;
+}
+
+/* Sleep before retry number try (0, 1, ...): jittered, growing. */
+void
+ch_db_backoff(int try)
+{
+	struct timespec ts;
+	unsigned int r, cap;
+	long us;
+
+	cap = DB_BACKOFF_MIN_US << (try < 9 ? try : 9);
+	if (cap > DB_BACKOFF_MAX_US)
+		cap = DB_BACKOFF_MAX_US;
+	if (ch_auth_random(&r, sizeof(r)) != 0)
+		r = (unsigned int)getpid() * 2654435761u;
+	us = (long)(cap / 2 + r % (cap / 2 + 1));
+	ts.tv_sec = 0;
+	ts.tv_nsec = us * 1000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 /* Begin a transaction (flags as for DB_ENV->txn_begin). */
@@ -216,6 +473,8 @@ ch_db_begin(struct ch_db *db, DB_TXN **txn, uint32_t flags)
 	int ret;
 
 	*txn = NULL;
+	if (db->env == NULL)
+		return DB_RUNRECOVERY;
 	if ((ret = db->env->txn_begin(db->env, NULL, txn, flags)) != 0)
 		*txn = NULL;
 	return ret;
@@ -234,73 +493,204 @@ ch_db_abort(DB_TXN *txn)
 {
 	int ret;
 
-	if (txn != NULL && (ret = txn->abort(txn)) != 0)
+	if (txn != NULL && (ret = txn->abort(txn)) != 0 &&
+	    ret != DB_RUNRECOVERY)
 		ch_log_err("txn abort: %s", db_strerror(ret));
 }
 
-/*
- * Run fn(db, txn, arg) in a transaction of its own, committed when fn
- * returns 0 and retried (a few times, after a short pause) when it or the
- * commit meets a deadlock or a lock timeout.  fn returns 0, a Berkeley DB
- * error, or any other nonzero value of its own, which aborts and is
- * returned as it is.
- */
-int
-ch_db_run(struct ch_db *db, uint32_t flags,
-    int (*fn)(struct ch_db *, DB_TXN *, void *), void *arg)
+/* Check t->committed after an ambiguous commit: 1 yes, 0 no, <0 unknown. */
+static int
+db_was_committed(struct ch_db *db, const struct ch_txn *t, void *arg)
 {
-	struct timespec ts;
 	DB_TXN *txn;
-	int ret = 0, try;
+	int ret, try;
 
-	for (try = 0; try < CH_DB_RETRIES; try++) {
-		if (try > 0) {
-			ts.tv_sec = 0;
-			ts.tv_nsec = (long)(try * try) * 1000000L;
-			nanosleep(&ts, NULL);
-		}
-		if ((ret = ch_db_begin(db, &txn, flags)) != 0)
-			return ret;
-		if ((ret = fn(db, txn, arg)) != 0) {
+	for (try = 0; try < 100; try++) {
+		if (!db_ready(db))
+			return -1;
+		if ((ret = ch_db_begin(db, &txn, DB_READ_COMMITTED)) == 0) {
+			ret = t->committed(db, txn, arg);
 			ch_db_abort(txn);
-			if (ch_db_retryable(ret))
-				continue;
-			return ret;
+			if (ret == 0 || ret == 1)
+				return ret;
 		}
-		if ((ret = ch_db_commit(txn, 0)) == 0 || !ch_db_retryable(ret))
-			return ret;
+		if (ret == DB_RUNRECOVERY)
+			ch_db_reopen(db, "the store was recovered");
+		else
+			ch_db_backoff(try);
 	}
-	return ret;
+	return -1;
 }
 
-/* Force the log to disk: every commit so far survives a power cut. */
+/*
+ * Run t->run(db, txn, arg) in a transaction of its own and commit it: the
+ * only way chatr runs a transaction.
+ *
+ * t->run returns 0 to commit, or anything else to abort: a Berkeley DB
+ * error, or a value of the caller's own (CH_LIMITED, ...), which is
+ * returned as it is.  It may run several times, so it must start afresh
+ * each time.  The transaction runs again while it has not committed:
+ *   - after contention (DB_LOCK_NOTGRANTED; nobody waits for a lock),
+ *     after a short jittered sleep, for up to t->budget_ms (0: the
+ *     default, CH_DB_BUSY_MS; <0: not at all, for a caller such as the
+ *     relay that must never sleep and tries again later);
+ *   - after the environment was recovered under it (DB_RUNRECOVERY),
+ *     once the store is reopened, at most DB_REOPENS times.
+ * When the commit itself fails with DB_RUNRECOVERY it is not known
+ * whether it took: t->committed(db, txn, arg), given a read transaction
+ * of the reopened store, answers 1 (it did: ch_db_run returns 0) or 0 (run
+ * it again).  Without t->committed the transaction is simply run again:
+ * only for work that is harmless twice.
+ *
+ * Returns 0 once committed; CH_DB_UNAVAILABLE when the store cannot be
+ * opened; else the Berkeley DB error or the caller's value.
+ */
+int
+ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
+{
+	int64_t start = 0, budget;
+	DB_TXN *txn;
+	int ret, try, reopens = 0;
+
+	budget = t->budget_ms == 0 ? CH_DB_BUSY_MS : t->budget_ms;
+	for (try = 0;; try++) {
+		if (!db_ready(db))
+			return CH_DB_UNAVAILABLE;
+		if ((ret = ch_db_begin(db, &txn, t->flags)) == 0) {
+			if ((ret = t->run(db, txn, arg)) != 0)
+				ch_db_abort(txn);
+			else if ((ret = ch_db_commit(txn, 0)) == 0)
+				return 0;
+			else if (ret == DB_RUNRECOVERY && t->committed != NULL) {
+				ch_db_reopen(db, "the store was recovered as "
+				    "a transaction committed");
+				reopens++;
+				switch (db_was_committed(db, t, arg)) {
+				case 1:
+					return 0;
+				case 0:
+					continue;
+				default:
+					return CH_DB_UNAVAILABLE;
+				}
+			}
+		}
+		if (ret == DB_RUNRECOVERY) {
+			if (++reopens > DB_REOPENS ||
+			    ch_db_reopen(db, "the store was recovered") != 0)
+				return CH_DB_UNAVAILABLE;
+			continue;
+		}
+		if (!db_busy(ret) || budget < 0)
+			return ret;
+		if (start == 0)
+			start = ch_time_mono_ms();
+		else if (ch_time_mono_ms() - start > DB_FAILCHK_AFTER_MS)
+			db_failchk(db);
+		if (ch_time_mono_ms() - start > budget)
+			return ret;
+		ch_db_backoff(try);
+	}
+}
+
+/* The name of log file n: $db_home/log.0000000042. */
+static void
+db_logname(const struct ch_db *db, unsigned long n, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/log.%010lu", db->cfg->db_home, n);
+}
+
+/* The number of the newest log file (0 if there is none). */
+static unsigned long
+db_lognewest(const struct ch_db *db)
+{
+	struct dirent *d;
+	unsigned long n, max = 0;
+	char *end;
+	DIR *dir;
+
+	if ((dir = opendir(db->cfg->db_home)) == NULL)
+		return 0;
+	while ((d = readdir(dir)) != NULL) {
+		if (strncmp(d->d_name, "log.", 4) != 0 ||
+		    strlen(d->d_name) != 14)
+			continue;
+		n = strtoul(d->d_name + 4, &end, 10);
+		if (*end == '\0' && n > max)
+			max = n;
+	}
+	closedir(dir);
+	return max;
+}
+
+/*
+ * Force the log to disk: every commit so far survives a power cut.
+ *
+ * Commits have written their log records to the newest log file already
+ * (DB_TXN_WRITE_NOSYNC), and Berkeley DB syncs a log file before it moves
+ * on to the next; so syncing the newest file makes every commit made
+ * before the call durable.  This process does that itself, with
+ * fdatasync(2), outside the library: a process that dies in the middle of
+ * an fsync then leaves nothing behind in the store (DB_ENV->log_flush
+ * would hold a mutex of the log through it, and make every other poster
+ * wait on it inside the library), and concurrent posters' syncs are
+ * merged by the file system's journal.
+ */
 int
 ch_db_flush(struct ch_db *db)
 {
-	return db->env->log_flush(db->env, NULL);
+	char name[4200];
+	struct stat st;
+	int fd;
+
+	if (db->cfg == NULL)
+		return CH_DB_UNAVAILABLE;
+	if (db->logfd < 0) {
+		if ((db->logno = db_lognewest(db)) == 0)
+			return ENOENT;
+		db_logname(db, db->logno, name, sizeof(name));
+		if ((db->logfd = open(name, O_RDONLY | O_CLOEXEC)) < 0)
+			return errno;
+	}
+	for (;;) {
+		db_logname(db, db->logno + 1, name, sizeof(name));
+		if (stat(name, &st) != 0)
+			break;
+		if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0)
+			return errno;
+		close(db->logfd);
+		db->logfd = fd;
+		db->logno++;
+	}
+	while (fdatasync(db->logfd) != 0)
+		if (errno != EINTR)
+			return errno;
+	return 0;
 }
 
 /*
  * Periodic housekeeping, cheap enough to call after every request: take a
  * checkpoint when enough log has been written (which lets old log files
- * go).  force: do it now regardless of the clock.  DB_RUNRECOVERY when
- * the environment must be closed and opened again.
+ * go).  force: do it now regardless of the clock.  A store found recovered
+ * is reopened.
  */
-int
+void
 ch_db_maintain(struct ch_db *db, int force)
 {
 	int64_t now = ch_time_mono_ms();
 	int ret;
 
+	if (!db_ready(db))
+		return;
 	if (!force && now - db->last_checkpoint < DB_CKPT_EVERY_MS)
-		return 0;
+		return;
 	db->last_checkpoint = now;
 	if ((ret = db->env->txn_checkpoint(db->env, 1024, 1, 0)) != 0) {
 		if (ret == DB_RUNRECOVERY)
-			return ret;
-		ch_log_err("checkpoint: %s", db_strerror(ret));
+			ch_db_reopen(db, "the store was recovered");
+		else if (!db_busy(ret))
+			ch_log_err("checkpoint: %s", db_strerror(ret));
 	}
-	return 0;
 }
 
 /* Store v big-endian in 8 bytes at p. */
@@ -325,6 +715,15 @@ ch_db_get_be64(const unsigned char *p)
 	for (i = 0; i < 8; i++)
 		v = (v << 8) | p[i];
 	return v;
+}
+
+/* Point d at len bytes at p (borrowed: nothing is copied or freed). */
+void
+ch_db_dbt(DBT *d, const void *p, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)p;
+	d->size = (uint32_t)len;
 }
 
 /* Read counter name into *out (0 if it was never set). */

@@ -52,17 +52,10 @@ jscan_hex4(struct jscan *s, unsigned int *out)
 	if (s->end - s->p < 4)
 		return jscan_fail(s, "a \\u escape needs four hex digits");
 	for (i = 0; i < 4; i++) {
-		c = *s->p++;
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned int)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned int)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned int)(c - 'A' + 10);
-		else
+		if ((c = ch_hex_digit((unsigned char)*s->p++)) < 0)
 			return jscan_fail(s, "a \\u escape needs four hex "
 			    "digits");
+		v = v << 4 | (unsigned int)c;
 	}
 	*out = v;
 	return 0;

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "chatr.h"
@@ -30,13 +31,13 @@ struct limit_bucket {
 	uint32_t n;
 };
 
-static void
-limit_dbt(DBT *d, const void *p, size_t len)
-{
-	memset(d, 0, sizeof(*d));
-	d->data = (void *)p;
-	d->size = (uint32_t)len;
-}
+/* The record key of each kind of limit: a prefix, then the subject. */
+static const char *prefixes[CH_LIMIT__MAX] = {
+	[CH_LIMIT_REQUESTS] = "r:", /* an address: CHATR_LIMIT_REQUESTS_IP */
+	[CH_LIMIT_REGISTER] = "g:", /* an address: CHATR_LIMIT_REGISTER_IP */
+	[CH_LIMIT_MESSAGES] = "m:", /* an agent id: CHATR_LIMIT_MSG_* */
+	[CH_LIMIT_VERIFY] = "v:",   /* an agent id: CHATR_LIMIT_VERIFY */
+};
 
 static void
 limit_put32(unsigned char *p, uint32_t v)
@@ -55,23 +56,28 @@ limit_get32(const unsigned char *p)
 }
 
 static int
-limit_run(struct ch_db *db, DB_TXN *txn, const char *subject,
-    const struct ch_limit *l, int64_t now, unsigned int *retry, int record)
+limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
+    const char *who, const struct ch_limit *l, int64_t now,
+    unsigned int *retry, int record)
 {
 	unsigned char raw[LIMIT_BUCKETS * LIMIT_BUCKET_SIZE];
 	struct limit_bucket b[LIMIT_BUCKETS];
 	int64_t window, slice, wait;
 	uint64_t total = 0, need, sum;
 	size_t nb = 0, i, first;
+	char subject[CH_ADDR_MAX + CH_ID_LEN + 8];
 	DBT key, data;
 	int ret, xret, changed = 0;
 
 	if (l->count == 0)
 		return 0;
+	if ((unsigned)kind >= CH_LIMIT__MAX)
+		return EINVAL;
+	snprintf(subject, sizeof(subject), "%s%s", prefixes[kind], who);
 	window = (int64_t)l->seconds * 1000;
 	slice = (window + LIMIT_SLICES - 1) / LIMIT_SLICES;
-	limit_dbt(&key, subject, strlen(subject));
-	limit_dbt(&data, NULL, 0);
+	ch_db_dbt(&key, subject, strlen(subject));
+	ch_db_dbt(&data, NULL, 0);
 	data.data = raw;
 	data.ulen = sizeof(raw);
 	data.flags = DB_DBT_USERMEM;
@@ -155,27 +161,30 @@ limit_run(struct ch_db *db, DB_TXN *txn, const char *subject,
 		ch_db_be64(raw + i * LIMIT_BUCKET_SIZE + 8, (uint64_t)b[i].last);
 		limit_put32(raw + i * LIMIT_BUCKET_SIZE + 16, b[i].n);
 	}
-	limit_dbt(&data, raw, nb * LIMIT_BUCKET_SIZE);
+	ch_db_dbt(&data, raw, nb * LIMIT_BUCKET_SIZE);
 	xret = db->limits->put(db->limits, txn, &key, &data, 0);
 	return xret != 0 ? xret : ret;
 }
 
 /*
- * Count one event of subject against l at now (ms) if the limit allows
- * it: 0 when allowed and counted; CH_LIMITED when not, with *retry the
- * seconds to wait; else a Berkeley DB error.
+ * Count one event of subject who (an address or an agent id, by kind)
+ * against l at now (ms) if the limit allows it: 0 when allowed and
+ * counted; CH_LIMITED when not, with *retry the seconds to wait; else a
+ * Berkeley DB error.
  */
 int
-ch_limit_hit(struct ch_db *db, DB_TXN *txn, const char *subject,
-    const struct ch_limit *l, int64_t now, unsigned int *retry)
+ch_limit_hit(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
+    const char *who, const struct ch_limit *l, int64_t now,
+    unsigned int *retry)
 {
-	return limit_run(db, txn, subject, l, now, retry, 1);
+	return limit_run(db, txn, kind, who, l, now, retry, 1);
 }
 
 /* As ch_limit_hit, but only check: nothing is counted. */
 int
-ch_limit_check(struct ch_db *db, DB_TXN *txn, const char *subject,
-    const struct ch_limit *l, int64_t now, unsigned int *retry)
+ch_limit_check(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
+    const char *who, const struct ch_limit *l, int64_t now,
+    unsigned int *retry)
 {
-	return limit_run(db, txn, subject, l, now, retry, 0);
+	return limit_run(db, txn, kind, who, l, now, retry, 0);
 }

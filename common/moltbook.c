@@ -106,7 +106,7 @@ mb_parse(const char *text, size_t len, const char *code,
 {
 	struct json_tokener *tok;
 	struct json_object *o, *agent, *owner, *posts, *post, *v;
-	const char *s;
+	const char *s, *why;
 	char tag[32];
 	size_t i, n;
 	int bad = 0;
@@ -123,8 +123,10 @@ mb_parse(const char *text, size_t len, const char *code,
 	    !json_object_object_get_ex(o, "agent", &agent) ||
 	    !json_object_is_type(agent, json_type_object))
 		goto fail;
-	if ((s = mb_str(agent, "name", &bad)) == NULL || *s == '\0' ||
-	    strlen(s) > 128)
+	/* Moltbook's answer is as untrusted as a request: what is kept of
+	 * it (shown on every surface) must be a name and a handle. */
+	if ((s = mb_str(agent, "name", &bad)) == NULL ||
+	    (n = strlen(s)) < 2 || n > 64 || ch_valid_mbname(s, n, &why) != 0)
 		goto fail;
 	mb->name = ch_xstrdup(s);
 	if (!json_object_object_get_ex(agent, "is_claimed", &v) ||
@@ -138,8 +140,13 @@ mb_parse(const char *text, size_t len, const char *code,
 		s = mb_str(owner, "x_handle", &bad);
 		if (bad)
 			goto fail;
-		if (s != NULL && *s != '\0' && strlen(s) <= 64)
+		if (s != NULL && *s == '@')
+			s++;
+		if (s != NULL && *s != '\0') {
+			if (ch_valid_xhandle(s, strlen(s), &why) != 0)
+				goto fail;
 			mb->x_handle = ch_xstrdup(s);
+		}
 	}
 	snprintf(tag, sizeof(tag), "[%s]", code);
 	if (json_object_object_get_ex(o, "recentPosts", &posts) &&

@@ -1,22 +1,27 @@
 /*
- * msg.c -- messages: the store and the message log.
+ * msg.c -- messages: the store, the message log, and the protocol that
+ * posts one (ch_msg_post).
  *
  *   messages  be64(id) -> the message object, as the wire shows it
  *   meta      "messages" -> the last id given out (= messages stored)
  *
- * How a message is never lost and always streamed in order:
+ * How a message is stored once, never lost, and streamed in order:
  *
- *  1. A writer takes an exclusive lock on $CHATR_VAR/run/messages.lock
- *     (flock; the kernel drops it if the writer dies).
- *  2. In one transaction it takes the next id from the counter and stores
- *     the message; then it commits.
+ *  1. The poster takes an exclusive lock on $CHATR_VAR/run/messages.lock
+ *     (flock; the kernel drops it if the poster dies).
+ *  2. In one transaction it counts the post against the agent's limit,
+ *     takes the next id from the counter and stores the message; then it
+ *     commits.  The transaction runs again only while it has not
+ *     committed (a commit whose outcome is unknown is looked up by its id
+ *     and its exact text).
  *  3. Still under the lock it appends the message as one JSON line to
  *     $CHATR_VAR/messages.log with a single write(2), and unlocks.
  *  4. Before answering 200 it flushes the store's log to disk (shared by
- *     concurrent writers: group commit).
+ *     concurrent posters: group commit).  What committed is answered as
+ *     committed even when the flush fails.
  *
  * Because ids are taken and appended under one lock, the log's ids
- * strictly increase.  A writer killed between 2 and 3 leaves a message
+ * strictly increase.  A poster killed between 2 and 3 leaves a message
  * that is stored but not in the log: the relay sees the gap at the next
  * line (or its periodic look at the counter) and reads the message from
  * the store.  A write cut short (disk full) is truncated away; a line left
@@ -38,14 +43,6 @@
 
 #include "chatr.h"
 
-static void
-msg_dbt(DBT *d, const void *p, size_t len)
-{
-	memset(d, 0, sizeof(*d));
-	d->data = (void *)p;
-	d->size = (uint32_t)len;
-}
-
 /*
  * The wire object of a new message from agent a (content already valid),
  * with the given id and time (ms).  The caller puts it.
@@ -63,30 +60,18 @@ ch_msg_new(const struct ch_agent *a, uint64_t id, const char *content,
 	if ((o = json_object_new_object()) == NULL)
 		ch_fatal("json_object_new_object failed");
 	ch_json_addstr(o, "id", idbuf);
-	ch_json_addstr(o, "agentId", a->id);
-	ch_json_addstr(o, "agentName", a->name);
-	ch_json_addstr(o, "avatar", a->avatar);
+	ch_agent_public(o, a, "agentId", "agentName", -1);
 	json_object_object_add(o, "content",
 	    json_object_new_string_len(content, (int)len));
 	ch_json_addstr(o, "timestamp", ts);
-	json_object_object_add(o, "moltbookVerified",
-	    json_object_new_boolean(a->verified));
-	ch_json_addstr(o, "moltbookName", a->verified ? a->mb_name : NULL);
-	ch_json_addstr(o, "ownerTwitter",
-	    a->verified ? a->owner_twitter : NULL);
 	return o;
 }
 
-/*
- * Store a message from agent a under the next id; *id and *out (a new
- * reference to the wire object) are set on success.  Write-locks the
- * counter until txn ends.
- */
-int
-ch_msg_store(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a,
-    const char *content, size_t len, int64_t now, uint64_t *id,
-    struct json_object **out)
+/* The post's transaction: limit, next id, the record. */
+static int
+msg_post_run(struct ch_db *db, DB_TXN *txn, void *arg)
 {
+	struct ch_post *p = arg;
 	struct json_object *o;
 	unsigned char k[8];
 	const char *text;
@@ -95,21 +80,142 @@ ch_msg_store(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a,
 	uint64_t n;
 	int ret;
 
+	json_object_put(p->msg); /* from a try that did not commit */
+	p->msg = NULL;
+	p->id = 0;
+	if ((ret = ch_limit_hit(db, txn, CH_LIMIT_MESSAGES, p->agent->id,
+	    p->limit, p->now, &p->retry)) != 0)
+		return ret;
 	if ((ret = ch_db_counter_add(db, txn, "messages", 1, &n)) != 0)
 		return ret;
-	o = ch_msg_new(a, n, content, len, now);
+	o = ch_msg_new(p->agent, n, p->content, p->len, p->now);
 	text = ch_json_text(o, &tlen);
 	ch_db_be64(k, n);
-	msg_dbt(&key, k, sizeof(k));
-	msg_dbt(&data, text, tlen);
+	ch_db_dbt(&key, k, sizeof(k));
+	ch_db_dbt(&data, text, tlen);
 	if ((ret = db->messages->put(db->messages, txn, &key, &data,
 	    DB_NOOVERWRITE)) != 0) {
 		json_object_put(o);
 		return ret;
 	}
-	*id = n;
+	p->id = n;
+	p->msg = o;
+	return 0;
+}
+
+/* Did the post's last try commit?  Its id holds exactly its text. */
+static int
+msg_post_committed(struct ch_db *db, DB_TXN *txn, void *arg)
+{
+	struct ch_post *p = arg;
+	unsigned char k[8];
+	const char *text;
+	DBT key, data;
+	size_t tlen;
+	int ret;
+
+	if (p->msg == NULL)
+		return 0;
+	text = ch_json_text(p->msg, &tlen);
+	ch_db_be64(k, p->id);
+	ch_db_dbt(&key, k, sizeof(k));
+	ch_db_dbt(&data, NULL, 0);
+	data.flags = DB_DBT_MALLOC;
+	ret = db->messages->get(db->messages, txn, &key, &data, 0);
+	if (ret == DB_NOTFOUND)
+		return 0;
+	if (ret != 0)
+		return ret;
+	ret = data.size == tlen && memcmp(data.data, text, tlen) == 0;
+	free(data.data);
+	return ret;
+}
+
+static const struct ch_txn msg_post_txn = {
+	.run = msg_post_run,
+	.committed = msg_post_committed,
+};
+
+/*
+ * Post p (agent, content, now and limit set by the caller) with the whole
+ * protocol above.  0 when stored: p->id and p->msg (the wire object,
+ * freed by ch_msg_post_free) are set.  CH_LIMITED with p->retry the
+ * seconds to wait; else a Berkeley DB error, CH_DB_UNAVAILABLE, or -1 when
+ * the writers' lock cannot be taken: nothing was stored.
+ */
+int
+ch_msg_post(struct ch_db *db, struct ch_msglog *ml, struct ch_post *p)
+{
+	const char *text;
+	size_t len;
+	int ret;
+
+	p->msg = NULL;
+	p->id = 0;
+	p->retry = 0;
+	if (ch_msglog_lock(ml) != 0)
+		return -1;
+	ret = ch_db_run(db, &msg_post_txn, p);
+	if (ret == 0) {
+		text = ch_json_text(p->msg, &len);
+		if (ch_msglog_append(ml, text, len) != 0)
+			ch_log_err("message %llu stored but not logged; the "
+			    "relay reads it from the store",
+			    (unsigned long long)p->id);
+	} else {
+		json_object_put(p->msg);
+		p->msg = NULL;
+	}
+	ch_msglog_unlock(ml);
+	if (ret == 0 && (ret = ch_db_flush(db)) != 0) {
+		ch_log_err("message %llu committed, but flushing the store "
+		    "failed: %s", (unsigned long long)p->id, db_strerror(ret));
+		ret = 0;
+	}
+	return ret;
+}
+
+/* Free what ch_msg_post left in p. */
+void
+ch_msg_post_free(struct ch_post *p)
+{
+	json_object_put(p->msg);
+	p->msg = NULL;
+}
+
+/*
+ * Parse one line of the message log (len bytes, no newline): a message
+ * object with a decimal id.  0 with *id and *out (a new reference) set;
+ * -1 if the line is not one.
+ */
+int
+ch_msg_parse_line(const char *line, size_t len, uint64_t *id,
+    struct json_object **out)
+{
+	struct json_object *o = NULL;
+	const char *ids;
+	char *end, *cause = NULL;
+	size_t n;
+	unsigned long long v;
+
+	if (ch_json_parse(line, len, &o, &cause) != 0) {
+		free(cause);
+		return -1;
+	}
+	if ((ids = ch_json_str(o, "id", &n)) == NULL || n == 0 || n > 19 ||
+	    *ids < '1' || *ids > '9' || ch_json_str(o, "agentId", NULL) ==
+	    NULL || ch_json_str(o, "content", NULL) == NULL)
+		goto bad;
+	errno = 0;
+	v = strtoull(ids, &end, 10);
+	if (errno != 0 || *end != '\0')
+		goto bad;
+	*id = v;
 	*out = o;
 	return 0;
+bad:
+	json_object_put(o);
+	return -1;
 }
 
 /*
@@ -141,8 +247,8 @@ ch_msg_range(struct ch_db *db, DB_TXN *txn, uint64_t after, uint64_t before,
 		return 0;
 	if ((ret = db->messages->cursor(db->messages, txn, &c, flags)) != 0)
 		return ret;
-	msg_dbt(&key, NULL, 0);
-	msg_dbt(&data, NULL, 0);
+	ch_db_dbt(&key, NULL, 0);
+	ch_db_dbt(&data, NULL, 0);
 	key.data = k;
 	key.ulen = sizeof(k);
 	key.flags = DB_DBT_USERMEM;

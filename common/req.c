@@ -46,27 +46,15 @@ ch_req_param(struct ch_req *req, const char *name)
 	return req->io->param(req, name);
 }
 
-static int
-req_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
- * Find name in the query string and decode its value (%XX and '+') into
- * out (size outsz).  0 if found, 1 if absent, -1 if the value is
- * malformed or does not fit.
+ * Find name in query string q and decode its value (%XX and '+') into out
+ * (size outsz).  0 if found, 1 if absent, -1 if the value is malformed
+ * (a bad or NUL escape) or does not fit.
  */
 int
-ch_req_query(struct ch_req *req, const char *name, char *out, size_t outsz)
+ch_query_get(const char *q, const char *name, char *out, size_t outsz)
 {
-	const char *p = req->query, *end, *eq;
+	const char *p = q, *end, *eq;
 	size_t nlen = strlen(name), o;
 	int hi, lo;
 
@@ -82,8 +70,8 @@ ch_req_query(struct ch_req *req, const char *name, char *out, size_t outsz)
 					out[o++] = ' ';
 				else if (*p == '%') {
 					if (end - p < 3 ||
-					    (hi = req_hexval(p[1])) < 0 ||
-					    (lo = req_hexval(p[2])) < 0 ||
+					    (hi = ch_hex_digit((unsigned char)p[1])) < 0 ||
+					    (lo = ch_hex_digit((unsigned char)p[2])) < 0 ||
 					    (hi == 0 && lo == 0))
 						return -1;
 					out[o++] = (char)(hi << 4 | lo);
@@ -91,12 +79,21 @@ ch_req_query(struct ch_req *req, const char *name, char *out, size_t outsz)
 				} else
 					out[o++] = *p;
 			}
+			if (outsz == 0)
+				return -1;
 			out[o] = '\0';
 			return 0;
 		}
 		p = *end == '&' ? end + 1 : end;
 	}
 	return 1;
+}
+
+/* ch_query_get on the request's query string. */
+int
+ch_req_query(struct ch_req *req, const char *name, char *out, size_t outsz)
+{
+	return ch_query_get(req->query, name, out, outsz);
 }
 
 static int req_vfail(struct ch_req *, enum ch_err, const char *, va_list)
@@ -143,28 +140,30 @@ ch_fail_retry(struct ch_req *req, enum ch_err err, unsigned int secs,
 }
 
 /*
- * Fail the request on Berkeley DB error ret.  ch_serve retries the
- * transaction when ret is a deadlock; any other error becomes a generic
- * 500 (503 when the environment needs recovery, when a lock wait timed
- * out, or when the retries ran out).
+ * Fail the request on store error ret (from ch_db_run and the functions
+ * it runs).  A busy or unavailable store is a 503 the client may retry
+ * after a second; any other error is a generic 500, logged.
  */
 int
 ch_fail_db(struct ch_req *req, int ret)
 {
 	req->dberr = ret;
-	if (ret == DB_RUNRECOVERY || ret == DB_LOCK_NOTGRANTED ||
-	    ch_db_retryable(ret))
-		return ch_fail(req, CH_ERR_UNAVAIL, NULL);
+	switch (ret) {
+	case DB_RUNRECOVERY:
+	case DB_LOCK_NOTGRANTED:
+	case DB_LOCK_DEADLOCK:
+	case CH_DB_UNAVAILABLE:
+		req->retry_after = 1;
+		return ch_fail(req, CH_ERR_UNAVAIL, "The store is busy or "
+		    "unavailable. Retry in a second.");
+	}
 	ch_log_err("store: %s", db_strerror(ret));
 	return ch_fail(req, CH_ERR_INTERNAL, NULL);
 }
 
-/*
- * Forget the work done on the request, keeping what the client sent (the
- * request line, address and body), so it can be served again.
- */
+/* Free everything the request allocated and clear it for the next. */
 void
-ch_req_retry(struct ch_req *req)
+ch_req_reset(struct ch_req *req)
 {
 	if (req->ep != NULL && req->ep->reset != NULL)
 		req->ep->reset(req);
@@ -174,8 +173,15 @@ ch_req_retry(struct ch_req *req)
 		json_object_put(req->resp);
 	ch_agent_free(&req->agent);
 	free(req->errmsg);
-	req->errmsg = NULL;
+	free(req->path);
+	free(req->query);
+	if (req->body != NULL)
+		ch_wipe(req->body, req->bodylen);
+	free(req->body);
+	req->op = NULL;
 	req->json = req->resp = NULL;
+	req->errmsg = req->path = req->query = req->body = NULL;
+	req->bodylen = 0;
 	req->authed = 0;
 	req->status = 0;
 	req->err = CH_ERR_OK;
@@ -184,19 +190,5 @@ ch_req_retry(struct ch_req *req)
 	req->dberr = 0;
 	req->data = NULL;
 	memset(req->val, 0, sizeof(req->val));
-}
-
-/* Free everything the request allocated and clear it for the next. */
-void
-ch_req_reset(struct ch_req *req)
-{
-	ch_req_retry(req);
-	free(req->path);
-	free(req->query);
-	if (req->body != NULL)
-		ch_wipe(req->body, req->bodylen);
-	free(req->body);
-	req->path = req->query = req->body = NULL;
-	req->bodylen = 0;
 	req->addr[0] = '\0';
 }

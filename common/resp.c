@@ -89,6 +89,26 @@ ch_resp_ok(struct ch_req *req)
 	return req->resp;
 }
 
+/*
+ * The body of every error: {"success":false,"error":msg}, with
+ * "retryAfter" when retry is not 0.  The caller puts it.  The relay's
+ * errors use it too.
+ */
+struct json_object *
+ch_resp_error_json(const char *msg, unsigned int retry)
+{
+	struct json_object *o;
+
+	if ((o = json_object_new_object()) == NULL)
+		ch_fatal("json_object_new_object failed");
+	json_object_object_add(o, "success", json_object_new_boolean(0));
+	ch_json_addstr(o, "error", msg);
+	if (retry > 0)
+		json_object_object_add(o, "retryAfter",
+		    json_object_new_int64(retry));
+	return o;
+}
+
 /* Write req's error (req->err, req->errmsg) as the JSON error response. */
 int
 ch_resp_error(struct ch_req *req)
@@ -96,11 +116,14 @@ ch_resp_error(struct ch_req *req)
 	struct json_object *o;
 	struct ch_buf extra = {0};
 	const char *msg, *sep = "";
+	unsigned int retry = 0;
 	int ret, m;
 
 	ch_buf_adds(&extra, "");
-	if (req->err == CH_ERR_LIMIT && req->retry_after > 0)
-		ch_buf_addf(&extra, "Retry-After: %u\r\n", req->retry_after);
+	if (req->err == CH_ERR_LIMIT || req->err == CH_ERR_UNAVAIL)
+		retry = req->retry_after > 0 ? req->retry_after : 1;
+	if (retry > 0)
+		ch_buf_addf(&extra, "Retry-After: %u\r\n", retry);
 	if (req->err == CH_ERR_METHOD && req->ep != NULL &&
 	    req->ep->path != NULL) {
 		ch_buf_adds(&extra, "Allow: ");
@@ -116,13 +139,7 @@ ch_resp_error(struct ch_req *req)
 		ch_buf_adds(&extra, "\r\n");
 	}
 	msg = req->errmsg != NULL ? req->errmsg : ch_err_text(req->err);
-	if ((o = json_object_new_object()) == NULL)
-		ch_fatal("json_object_new_object failed");
-	json_object_object_add(o, "success", json_object_new_boolean(0));
-	ch_json_addstr(o, "error", msg);
-	if (req->err == CH_ERR_LIMIT && req->retry_after > 0)
-		json_object_object_add(o, "retryAfter",
-		    json_object_new_int64(req->retry_after));
+	o = ch_resp_error_json(msg, retry);
 	ret = ch_resp_json(req, req->errstatus != 0 ? req->errstatus :
 	    ch_err_status(req->err), o, extra.data);
 	json_object_put(o);

@@ -2,8 +2,9 @@
  * serve.c -- the request loop every endpoint program runs, and the only
  * file that touches libfcgi.
  *
- * Started by a FastCGI server (lighttpd's bin-path) the program loops over
- * requests; started any other way it serves one plain-CGI request from its
+ * Started on a FastCGI listening socket (by chatrd, by lighttpd's
+ * bin-path, by any FastCGI spawner) the program loops over requests;
+ * started any other way it serves one plain-CGI request from its
  * environment and stdin, then exits.  Each request goes through:
  *
  *	path and method		404 / 405
@@ -11,9 +12,11 @@
  *	API key			401; a valid key counts as activity
  *	body			413 past CH_BODY_MAX, 400 if not a JSON object
  *	fields			400, against the operation's table
- *	prepare			work outside any transaction (network)
- *	handler			in one transaction, retried on deadlock
- *	after			once committed (still under the op's lock)
+ *	outside			work outside any transaction (network, or
+ *				a protocol of its own such as ch_msg_post)
+ *	handler			in one transaction (ch_db_run: run again
+ *				only while it has not committed)
+ *	flush			before the answer, for durable operations
  *	answer			JSON, or the JSON error of ch_resp_error
  */
 #include "config.h"
@@ -31,8 +34,6 @@
 #include <fcgiapp.h>
 
 #include "chatr.h"
-
-#define SERVE_DB_RETRY_MS 2000
 
 static volatile sig_atomic_t serve_stop;
 
@@ -120,20 +121,6 @@ cgi_write(struct ch_req *req, const char *buf, size_t len)
 
 static const struct ch_io cgi_io = {cgi_param, cgi_read, cgi_write};
 
-/* Sleep a little before retrying a transaction, longer each try. */
-static void
-serve_backoff(int try)
-{
-	struct timespec ts;
-	unsigned int r;
-
-	if (ch_auth_random(&r, sizeof(r)) != 0)
-		r = (unsigned int)getpid();
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(1 + r % (unsigned int)(2 << try)) * 500000L;
-	nanosleep(&ts, NULL);
-}
-
 /* Copy the request line facts out of the server's parameters. */
 static int
 serve_params(struct ch_req *req)
@@ -165,51 +152,6 @@ serve_params(struct ch_req *req)
 	return 0;
 }
 
-/*
- * The catch-all endpoint: a 404 for unknown /api/ paths, and the JSON
- * body of lighttpd's own errors (server.error-handler sends them here
- * with REDIRECT_STATUS set).
- */
-static int
-serve_fallback(struct ch_req *req)
-{
-	const char *rs, *uri;
-	unsigned int status;
-
-	rs = ch_req_param(req, "REDIRECT_STATUS");
-	if (rs != NULL && ch_cfg_parse_uint(rs, 400, 599, &status) == 0) {
-		if ((uri = ch_req_param(req, "REQUEST_URI")) != NULL) {
-			free(req->path);
-			req->path = ch_xstrndup(uri, strcspn(uri, "?"));
-		}
-	} else
-		status = 404;
-	if (status == 404)
-		return ch_fail(req, CH_ERR_NOTFOUND,
-		    "No such endpoint: %s %s. See /skills.md for the API.",
-		    ch_req_method_name(req->method), req->path);
-	req->errstatus = (int)status;
-	switch (status) {
-	case 411:
-		return ch_fail(req, CH_ERR_INVAL, "A POST needs a "
-		    "Content-Length header: send Content-Length: 0 when there "
-		    "is no body.");
-	case 413:
-		return ch_fail(req, CH_ERR_TOOBIG, NULL);
-	case 414:
-	case 431:
-		return ch_fail(req, CH_ERR_INVAL, "The request line or its "
-		    "headers are too large.");
-	case 501:
-		return ch_fail(req, CH_ERR_METHOD, "This method is not "
-		    "implemented.");
-	}
-	if (status >= 500)
-		return ch_fail(req, CH_ERR_UNAVAIL, NULL);
-	return ch_fail(req, CH_ERR_INVAL, "The request could not be "
-	    "understood (HTTP status %u).", status);
-}
-
 /* Find the operation for the request's path and method. */
 static int
 serve_route(struct ch_req *req, const struct ch_op **op)
@@ -217,9 +159,7 @@ serve_route(struct ch_req *req, const struct ch_op **op)
 	const struct ch_endpoint *ep = req->ep;
 	enum ch_method m = req->method;
 
-	if (ep->path == NULL)
-		return serve_fallback(req);
-	if (strcmp(req->path, ep->path) != 0)
+	if (ep->path == NULL || strcmp(req->path, ep->path) != 0)
 		return ch_fail(req, CH_ERR_NOTFOUND,
 		    "No such endpoint: %s %s. See /skills.md for the API.",
 		    ch_req_method_name(m), req->path);
@@ -232,75 +172,84 @@ serve_route(struct ch_req *req, const struct ch_op **op)
 	return 0;
 }
 
+/* What the bookkeeping transaction found. */
+struct account {
+	const struct ch_op *op;
+	const unsigned char *hash; /* of the key sent, or NULL */
+	int limited;
+	unsigned int retry;
+};
+
 /*
  * The bookkeeping transaction: count the request against its address and,
- * when the operation needs it, find the agent behind the API key and mark
- * it active.  Committed even when the key is refused.
+ * when a key came, find its agent and mark it active.  It commits even
+ * when the address is over its limit or the key is refused.
  */
+static int
+account_run(struct ch_db *db, DB_TXN *txn, void *arg)
+{
+	struct ch_req *req = ((void **)arg)[0];
+	struct account *ac = ((void **)arg)[1];
+	int ret;
+
+	ch_agent_free(&req->agent);
+	req->authed = 0;
+	ac->limited = 0;
+	ret = ch_limit_hit(db, txn, CH_LIMIT_REQUESTS, req->addr,
+	    &req->cfg->requests_ip, req->now, &ac->retry);
+	if (ret == CH_LIMITED) {
+		ac->limited = 1;
+		return 0;
+	}
+	if (ret != 0 || ac->hash == NULL)
+		return ret;
+	ret = ch_agent_by_key(db, txn, ac->hash, &req->agent);
+	if (ret == DB_NOTFOUND)
+		return 0;
+	if (ret != 0)
+		return ret;
+	req->authed = 1;
+	if (ac->op->flags & CH_OP_NOTOUCH)
+		return 0;
+	return ch_agent_touch(db, txn, &req->agent, req->now / 1000);
+}
+
+static const struct ch_txn account_txn = {.run = account_run};
+
+/* The address limit and the API key, in one transaction. */
 static int
 serve_account(struct ch_req *req, const struct ch_op *op)
 {
 	const struct ch_cfg *cfg = req->cfg;
 	unsigned char hash[CH_HASH_LEN];
 	const char *hdr, *key = NULL;
-	unsigned int retry = 0;
-	char subject[CH_ADDR_MAX + 4];
-	DB_TXN *txn;
-	int ret, try, limited;
+	struct account ac;
+	void *args[2];
+	int ret;
 
+	memset(&ac, 0, sizeof(ac));
+	ac.op = op;
 	if (op->flags & CH_OP_AUTH) {
 		hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
-		if (hdr != NULL && ch_auth_bearer(hdr, &key) == 0)
+		if (hdr != NULL && ch_auth_bearer(hdr, &key) == 0) {
 			ch_auth_hash(key, CH_KEY_LEN, hash);
-		else
-			key = NULL;
-		if (cfg->requests_ip.count == 0 && key == NULL)
+			ac.hash = hash;
+		}
+		if (cfg->requests_ip.count == 0 && ac.hash == NULL)
 			goto refuse;
 	} else if (cfg->requests_ip.count == 0)
 		return 0;
-	snprintf(subject, sizeof(subject), "r:%s", req->addr);
-
-	for (try = 0; try < CH_DB_RETRIES; try++) {
-		if (try > 0)
-			serve_backoff(try);
-		limited = 0;
-		ch_agent_free(&req->agent);
-		req->authed = 0;
-		if ((ret = ch_db_begin(req->db, &txn, 0)) != 0)
-			break;
-		ret = ch_limit_hit(req->db, txn, subject, &cfg->requests_ip,
-		    req->now, &retry);
-		if (ret == CH_LIMITED) {
-			limited = 1;
-			ret = 0;
-		} else if (ret == 0 && key != NULL) {
-			ret = ch_agent_by_key(req->db, txn, hash, &req->agent);
-			if (ret == 0) {
-				req->authed = 1;
-				if (!(op->flags & CH_OP_NOTOUCH))
-					ret = ch_agent_touch(req->db, txn,
-					    &req->agent, req->now / 1000);
-			} else if (ret == DB_NOTFOUND)
-				ret = 0;
-		}
-		if (ret != 0) {
-			ch_db_abort(txn);
-			if (ch_db_retryable(ret))
-				continue;
-			break;
-		}
-		if ((ret = ch_db_commit(txn, 0)) == 0 ||
-		    !ch_db_retryable(ret))
-			break;
-	}
+	args[0] = req;
+	args[1] = &ac;
+	ret = ch_db_run(req->db, &account_txn, args);
 	ch_wipe(hash, sizeof(hash));
 	if (ret != 0)
 		return ch_fail_db(req, ret);
-	if (limited)
-		return ch_fail_retry(req, CH_ERR_LIMIT, retry,
+	if (ac.limited)
+		return ch_fail_retry(req, CH_ERR_LIMIT, ac.retry,
 		    "Too many requests from your address (limit %u per %u "
 		    "seconds). Retry after %u seconds.", cfg->requests_ip.count,
-		    cfg->requests_ip.seconds, retry);
+		    cfg->requests_ip.seconds, ac.retry);
 	if (!(op->flags & CH_OP_AUTH) || req->authed)
 		return 0;
 refuse:
@@ -356,57 +305,71 @@ serve_body(struct ch_req *req)
 	return 0;
 }
 
-/* Run the handler in one transaction, retrying on deadlock. */
+/* Forget what an earlier run of the handler left in the request. */
+static void
+serve_forget(struct ch_req *req)
+{
+	if (req->resp != NULL)
+		json_object_put(req->resp);
+	req->resp = NULL;
+	free(req->errmsg);
+	req->errmsg = NULL;
+	req->err = CH_ERR_OK;
+	req->status = 0;
+	req->retry_after = 0;
+	req->errstatus = 0;
+	req->dberr = 0;
+}
+
+/* The handler as ch_db_run runs it. */
+static int
+handler_run(struct ch_db *db, DB_TXN *txn, void *arg)
+{
+	struct ch_req *req = arg;
+
+	(void)db;
+	serve_forget(req);
+	if (req->op->handler(req, txn) == 0)
+		return 0;
+	return req->dberr != 0 ? req->dberr : CH_TXN_REFUSED;
+}
+
+static int
+handler_committed(struct ch_db *db, DB_TXN *txn, void *arg)
+{
+	struct ch_req *req = arg;
+
+	(void)db;
+	return req->op->committed(req, txn);
+}
+
+/*
+ * Run the handler in one transaction; a durable operation's commit is on
+ * disk before the answer.  What committed is answered as committed, even
+ * when the flush after it fails.
+ */
 static int
 serve_handle(struct ch_req *req, const struct ch_op *op)
 {
-	uint32_t flags;
-	DB_TXN *txn;
-	int ret, try, locked = 0;
+	struct ch_txn t;
+	int ret;
 
 	if (op->handler == NULL)
 		return 0;
-	flags = (op->flags & CH_OP_READONLY) ? DB_READ_COMMITTED : 0;
-	if (op->lock != NULL) {
-		if (op->lock(req) != 0)
-			return -1;
-		locked = 1;
-	}
-	for (try = 0; try < CH_DB_RETRIES; try++) {
-		if (try > 0)
-			serve_backoff(try);
-		if (req->resp != NULL) {
-			json_object_put(req->resp);
-			req->resp = NULL;
-		}
-		req->err = CH_ERR_OK;
-		req->dberr = 0;
-		if ((ret = ch_db_begin(req->db, &txn, flags)) != 0) {
-			ch_fail_db(req, ret);
-			break;
-		}
-		if (op->handler(req, txn) != 0) {
-			ch_db_abort(txn);
-			if (ch_db_retryable(req->dberr))
-				continue;
-			break;
-		}
-		if ((ret = ch_db_commit(txn, 0)) != 0) {
-			ch_fail_db(req, ret);
-			if (ch_db_retryable(ret))
-				continue;
-			break;
-		}
-		if (op->after != NULL)
-			op->after(req);
-		break;
-	}
-	if (locked)
-		op->unlock(req);
-	if (req->err != CH_ERR_OK)
+	memset(&t, 0, sizeof(t));
+	t.run = handler_run;
+	t.committed = op->committed != NULL ? handler_committed : NULL;
+	t.flags = (op->flags & CH_OP_READONLY) ? DB_READ_COMMITTED : 0;
+	ret = ch_db_run(req->db, &t, req);
+	if (ret == CH_TXN_REFUSED)
 		return -1;
-	if ((op->flags & CH_OP_DURABLE) && (ret = ch_db_flush(req->db)) != 0)
+	if (ret != 0) {
+		serve_forget(req);
 		return ch_fail_db(req, ret);
+	}
+	if ((op->flags & CH_OP_DURABLE) && (ret = ch_db_flush(req->db)) != 0)
+		ch_log_err("committed, but flushing the store failed: %s",
+		    db_strerror(ret));
 	return 0;
 }
 
@@ -430,42 +393,9 @@ serve_process(struct ch_req *req, const struct ch_op *op)
 		free(cause);
 		return;
 	}
-	if (op->prepare != NULL && op->prepare(req) != 0)
+	if (op->outside != NULL && op->outside(req) != 0)
 		return;
 	serve_handle(req, op);
-}
-
-/* The store, opened once per process and reopened after a recovery. */
-static int serve_dbok;
-static int64_t serve_lastopen;
-
-/* Open the store, logging why not; 1 when open. */
-static int
-serve_open(struct ch_req *req)
-{
-	char *cause = NULL;
-
-	serve_lastopen = ch_time_mono_ms();
-	if (ch_db_open(req->db, req->cfg, &cause) == 0)
-		return serve_dbok = 1;
-	ch_log_err("%s", cause);
-	free(cause);
-	return serve_dbok = 0;
-}
-
-/*
- * Drop this process's handles and join the store again: after another
- * process ran recovery (the handles are stale), or to make the joining
- * run it (see serve_one).
- */
-static int
-serve_reopen(struct ch_req *req, const char *why)
-{
-	ch_log_warn("%s; reopening the store", why);
-	if (serve_dbok)
-		ch_db_close(req->db);
-	serve_dbok = 0;
-	return serve_open(req);
 }
 
 /* Serve one accepted request. */
@@ -474,34 +404,14 @@ serve_one(struct ch_req *req)
 {
 	const struct ch_op *op = NULL;
 	struct json_object *o;
-	int try;
 
 	req->now = ch_time_ms();
 	req->start = ch_time_mono_ms();
-	if (serve_params(req) != 0 || serve_route(req, &op) != 0 ||
-	    serve_body(req) != 0)
-		goto answer;
-	for (try = 0; try < 2; try++) {
-		if (!serve_dbok && (try > 0 || ch_time_mono_ms() -
-		    serve_lastopen > SERVE_DB_RETRY_MS))
-			serve_open(req);
-		if (!serve_dbok) {
-			ch_fail(req, CH_ERR_UNAVAIL, "The store is unavailable. "
-			    "Try again shortly.");
-			break;
-		}
+	if (serve_params(req) == 0 && serve_route(req, &op) == 0 &&
+	    serve_body(req) == 0) {
+		req->op = op;
 		serve_process(req, op);
-		if (req->dberr != DB_RUNRECOVERY)
-			break;
-		/* Nothing was committed: start the request over. */
-		ch_req_retry(req);
-		if (!serve_reopen(req, "the store was recovered")) {
-			ch_fail(req, CH_ERR_UNAVAIL, "The store is unavailable. "
-			    "Try again shortly.");
-			break;
-		}
 	}
-answer:
 	if (req->err != CH_ERR_OK) {
 		if (ch_resp_error(req) != 0)
 			ch_log_info("client went away");
@@ -517,15 +427,6 @@ answer:
 	    req->err != CH_ERR_OK ? ch_err_status(req->err) :
 	    (req->status ? req->status : 200),
 	    (long long)(ch_time_mono_ms() - req->start));
-	/*
-	 * A lock wait ran out of time (503): perhaps a process died holding
-	 * that lock while outside Berkeley DB, and nobody has joined the
-	 * store since to notice.  Joining it again does (with DB_REGISTER it
-	 * runs recovery when a registered process is dead); when nobody died
-	 * it is merely a reopen.
-	 */
-	if (req->dberr == DB_LOCK_NOTGRANTED && serve_dbok)
-		serve_reopen(req, "a lock wait timed out");
 }
 
 static void
@@ -594,15 +495,19 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 	req.db = &db;
 	ch_watchdog_start(cfg.watchdog);
 	ch_watchdog_busy();
-	serve_open(&req);
+	/* A store that cannot be opened now is tried again by each request
+	 * (503 meanwhile). */
+	if (ch_db_open(&db, &cfg, &cause) != 0) {
+		ch_log_err("%s", cause);
+		free(cause);
+	}
 
 	if (FCGX_IsCGI()) {
 		req.io = &cgi_io;
 		req.id = 1;
 		serve_one(&req);
 		ch_req_reset(&req);
-		if (serve_dbok)
-			ch_db_close(&db);
+		ch_db_close(&db);
 		ch_cfg_free(&cfg);
 		return 0;
 	}
@@ -625,13 +530,11 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 		ch_req_reset(&req);
 		FCGX_Finish_r(&fr);
 		ch_log_set_reqid(0);
-		if (serve_dbok && ch_db_maintain(&db, 0) == DB_RUNRECOVERY)
-			serve_reopen(&req, "the store was recovered");
+		ch_db_maintain(&db, 0);
 		ch_watchdog_idle();
 	}
 	FCGX_Free(&fr, 1);
-	if (serve_dbok)
-		ch_db_close(&db);
+	ch_db_close(&db);
 	ch_cfg_free(&cfg);
 	return 0;
 }

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "chatr.h"
 
 /*
@@ -132,4 +134,62 @@ ch_utf8_blank(const char *s, size_t len)
 		i += k;
 	}
 	return 1;
+}
+
+/* Is cp a white space character (it separates words)? */
+int
+ch_utf8_space(uint32_t cp)
+{
+	return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0x85 ||
+	    cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+	    cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+	    cp == 0x3000;
+}
+
+/* Is cp a character that shows nothing (and is not white space)? */
+int
+ch_utf8_invisible(uint32_t cp)
+{
+	return utf8_is_blank(cp) && !ch_utf8_space(cp);
+}
+
+/*
+ * Is cp a bidirectional embedding, override or isolate (U+202A-U+202E,
+ * U+2066-U+2069)?  They reorder the text that follows them, even beyond
+ * the string they came in.
+ */
+int
+ch_utf8_bidi(uint32_t cp)
+{
+	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 &&
+	    cp <= 0x2069);
+}
+
+/*
+ * A copy of the valid UTF-8 string s (len bytes) without bidirectional
+ * controls, NUL-terminated, its length in *outlen.  The caller frees it.
+ */
+char *
+ch_utf8_strip_bidi(const char *s, size_t len, size_t *outlen)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0, k;
+	uint32_t cp;
+	char *out;
+
+	out = ch_xmalloc(len + 1);
+	while (i < len) {
+		if ((k = ch_utf8_decode(p + i, len - i, &cp)) == 0)
+			k = 1; /* not valid: kept byte by byte */
+		else if (ch_utf8_bidi(cp)) {
+			i += k;
+			continue;
+		}
+		memcpy(out + o, s + i, k);
+		o += k;
+		i += k;
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
 }

@@ -1,27 +1,31 @@
 /*
  * watchdog.c -- end a process that is stuck.
  *
- * When a process dies inside Berkeley DB, the next process to join the
- * store runs recovery and builds new lock and cache regions.  A process
- * that was at that moment waiting for a lock or a mutex the dead one held
- * stays asleep on the old, abandoned region, where nothing will ever wake
- * it: a FastCGI program would then never answer again, and the relay would
- * stop streaming.
+ * When a process dies inside Berkeley DB, the store is recovered and gets
+ * new regions.  A process that was at that moment blocked on a mutex the
+ * dead one held stays asleep in the old, abandoned regions, where nothing
+ * will ever wake it: a FastCGI program would then never answer again, and
+ * the relay would stop streaming.
  *
  * The watchdog notices.  The program marks the stretches in which it works
  * (a request, one turn of the relay's loop) with ch_watchdog_busy() and the
- * waits for work with ch_watchdog_idle().  A timer looks every quarter of
- * the limit; when one stretch has lasted the limit, the process logs why
- * and exits, and lighttpd (or run.sh, for the relay) starts a fresh one,
- * which joins the recovered store.  No chatr request legitimately works for
- * long: store operations take milliseconds, and the outbound call to
- * Moltbook (at most 13 s) is an idle stretch, made outside any transaction.
+ * waits for work with ch_watchdog_idle().  A timer looks four times a
+ * second.  A stretch that has lasted a second while the region file the
+ * process joined was replaced (ch_watchdog_region) is stuck in that way,
+ * and one that has lasted CHATR_WATCHDOG seconds is stuck in some other
+ * way: the process writes why and exits, and chatrd starts a fresh one,
+ * which joins the recovered store.  No chatr request legitimately works
+ * for long: store operations take milliseconds, and the outbound call to
+ * Moltbook (at most 13 s) is an idle stretch, made outside any
+ * transaction.
  */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,65 +34,114 @@
 
 #include "chatr.h"
 
+#define WD_TICK_MS 250
+#ifndef WD_REGION_MS
+#define WD_REGION_MS 1000 /* busy this long: check the regions */
+#endif
+
 static volatile sig_atomic_t wd_busy;	/* in a stretch of work */
 static volatile sig_atomic_t wd_seq;	/* which stretch */
 static sig_atomic_t wd_seen = -1;	/* the stretch the timer last saw */
-static time_t wd_since;			/* when the timer first saw it */
+static int64_t wd_since;		/* when the timer first saw it, ms */
 static unsigned int wd_limit;
-static char wd_msg[256];
-static size_t wd_msglen;
+static char wd_msg[256], wd_rmsg[256], wd_omsg[256];
+static size_t wd_msglen, wd_rmsglen, wd_omsglen;
+static char wd_region[4096];		/* the store's first region file */
+static volatile ino_t wd_ino;
+static char wd_mark[4096];		/* made when an open is stuck */
+static volatile int64_t wd_open_until;	/* an open must end by then */
 
-static time_t
+static int64_t
 wd_now(void)
 {
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
 		return 0;
-	return ts.tv_sec;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void __attribute__((noreturn))
+wd_exit(const char *msg, size_t len)
+{
+	if (write(STDERR_FILENO, msg, len) < 0) {
+		/* nothing more can be done */
+	}
+	_exit(CH_EXIT_STUCK);
+}
+
+
+/*
+ * Leave the store for recovery: make the marker that tells the next
+ * process to join it to recover it, say so, and exit at once.  Safe in a
+ * signal handler.
+ */
+void
+ch_watchdog_recover(void)
+{
+	int fd;
+
+	if (wd_mark[0] != '\0' && (fd = open(wd_mark, O_WRONLY | O_CREAT |
+	    O_CLOEXEC, 0600)) >= 0)
+		close(fd);
+	wd_exit(wd_omsg, wd_omsglen);
 }
 
 static void
 wd_onalarm(int sig)
 {
 	int saved = errno;
-	time_t now = wd_now();
+	int64_t now = wd_now();
+	struct stat st;
 
 	(void)sig;
+	if (wd_open_until != 0 && now > wd_open_until)
+		ch_watchdog_recover();
 	if (!wd_busy || wd_seq != wd_seen) {
 		wd_seen = wd_seq;
 		wd_since = now;
-	} else if (now - wd_since >= (time_t)wd_limit) {
-		if (write(STDERR_FILENO, wd_msg, wd_msglen) < 0) {
-			/* nothing more can be done */
-		}
-		_exit(CH_EXIT_STUCK);
-	}
+	} else if (now - wd_since >= (int64_t)wd_limit * 1000)
+		wd_exit(wd_msg, wd_msglen);
+	else if (now - wd_since >= WD_REGION_MS && wd_ino != 0 &&
+	    (stat(wd_region, &st) != 0 || st.st_ino != wd_ino))
+		wd_exit(wd_rmsg, wd_rmsglen);
 	errno = saved;
+}
+
+static size_t
+wd_text(char *buf, size_t size, const char *why)
+{
+	int n;
+
+	n = snprintf(buf, size, "%s[%ld] err watchdog: %s; exiting so that a "
+	    "fresh process takes over\n", ch_log_prog(), (long)getpid(), why);
+	return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
 }
 
 /*
  * Start the watchdog: a process busy for more than seconds in one stretch
- * exits with CH_EXIT_STUCK.  0 turns it off.  If the timer cannot be set
- * the process runs without one, and says so.
+ * exits with CH_EXIT_STUCK, and so does one busy for a second while the
+ * store's regions it joined have been replaced (recovered).  0 turns it
+ * off.  If the timer cannot be set the process runs without one, and says
+ * so.
  */
 void
 ch_watchdog_start(unsigned int seconds)
 {
 	struct sigaction sa;
 	struct itimerval it;
-	unsigned int tick;
-	int n;
+	char why[128];
 
 	wd_limit = seconds;
 	if (seconds == 0)
 		return;
-	n = snprintf(wd_msg, sizeof(wd_msg), "%s[%ld] err watchdog: stuck "
-	    "for %u seconds in one request or turn (waiting for a lock of a "
-	    "process that died?); exiting so that a fresh process takes "
-	    "over\n", ch_log_prog(), (long)getpid(), seconds);
-	wd_msglen = n < 0 ? 0 : (size_t)n >= sizeof(wd_msg) ?
-	    sizeof(wd_msg) - 1 : (size_t)n;
+	snprintf(why, sizeof(why), "stuck for %u seconds in one request or "
+	    "turn", seconds);
+	wd_msglen = wd_text(wd_msg, sizeof(wd_msg), why);
+	wd_rmsglen = wd_text(wd_rmsg, sizeof(wd_rmsg), "stuck in a store "
+	    "that another process recovered");
+	wd_omsglen = wd_text(wd_omsg, sizeof(wd_omsg), "the store is stuck "
+	    "on a process that died inside it; it will be recovered");
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = wd_onalarm;
@@ -97,12 +150,37 @@ ch_watchdog_start(unsigned int seconds)
 		ch_log_warn("watchdog: sigaction: %s", strerror(errno));
 		return;
 	}
-	tick = seconds / 4 > 0 ? seconds / 4 : 1;
 	memset(&it, 0, sizeof(it));
-	it.it_interval.tv_sec = tick;
-	it.it_value.tv_sec = tick;
+	it.it_interval.tv_usec = WD_TICK_MS * 1000;
+	it.it_value.tv_usec = WD_TICK_MS * 1000;
 	if (setitimer(ITIMER_REAL, &it, NULL) != 0)
 		ch_log_warn("watchdog: setitimer: %s", strerror(errno));
+}
+
+/* The file whose existence asks the next opener to recover the store. */
+void
+ch_watchdog_mark(const char *path)
+{
+	snprintf(wd_mark, sizeof(wd_mark), "%s", path);
+}
+
+/*
+ * An open of the store begins (ms > 0: it must end within ms, else the
+ * process leaves the store for recovery, ch_watchdog_recover) or ends (0).
+ */
+void
+ch_watchdog_opening(unsigned int ms)
+{
+	wd_open_until = ms == 0 ? 0 : wd_now() + ms;
+}
+
+/* The store's region file path, as joined (inode ino). */
+void
+ch_watchdog_region(const char *path, ino_t ino)
+{
+	wd_ino = 0;
+	snprintf(wd_region, sizeof(wd_region), "%s", path);
+	wd_ino = ino;
 }
 
 /* A stretch of work begins. */

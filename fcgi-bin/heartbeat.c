@@ -11,7 +11,7 @@
 #include "chatr.h"
 
 static int
-heartbeat_prepare(struct ch_req *req)
+heartbeat_answer(struct ch_req *req)
 {
 	json_object_object_add(ch_resp_ok(req), "online",
 	    json_object_new_boolean(1));
@@ -20,7 +20,7 @@ heartbeat_prepare(struct ch_req *req)
 
 static const struct ch_op op_post = {
 	.flags = CH_OP_AUTH,
-	.prepare = heartbeat_prepare,
+	.outside = heartbeat_answer,
 };
 
 const struct ch_endpoint ep_heartbeat = {

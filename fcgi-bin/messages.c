@@ -5,10 +5,10 @@
  *	content: 1-250 characters of valid UTF-8, not only white space.
  *	Verified agents may post CHATR_LIMIT_MSG_VERIFIED messages, the rest
  *	CHATR_LIMIT_MSG_UNVERIFIED (429), and only verified agents may post
- *	links (403).  The message is stored under the next id and appended to
- *	the message log the relay follows (see common/msg.c for the order of
- *	things); the answer {"success":true,"message":{...}} comes once it is
- *	on disk.
+ *	links (403).  Bidirectional controls in it are closed within it.
+ *	ch_msg_post (common/msg.c) stores it under the next id and appends it
+ *	to the message log the relay follows; the answer
+ *	{"success":true,"message":{...}} comes once it is on disk.
  *
  * GET -- no key.  Paged history from the store, oldest first:
  *	?limit=N (1-100, default 50)  the newest N messages
@@ -37,55 +37,29 @@ static const struct ch_field fields[F__MAX] = {
 static struct ch_msglog msglog;
 static int msglog_ready;
 
-struct post {
-	struct json_object *msg; /* the stored wire object */
-};
-
 static void
 messages_reset(struct ch_req *req)
 {
-	struct post *p = req->data;
+	struct ch_post *p = req->data;
 
 	if (p == NULL)
 		return;
-	json_object_put(p->msg);
+	ch_msg_post_free(p);
 	free(p);
 }
 
+/* POST: check the content, then ch_msg_post does the rest. */
 static int
-messages_lock(struct ch_req *req)
-{
-	if (!msglog_ready) {
-		ch_msglog_init(&msglog, req->cfg);
-		msglog_ready = 1;
-	}
-	if (ch_msglog_lock(&msglog) != 0)
-		return ch_fail(req, CH_ERR_INTERNAL, NULL);
-	return 0;
-}
-
-static void
-messages_unlock(struct ch_req *req)
-{
-	(void)req;
-	ch_msglog_unlock(&msglog);
-}
-
-static int
-messages_post(struct ch_req *req, DB_TXN *txn)
+messages_post(struct ch_req *req)
 {
 	const struct ch_value *content = &req->val[F_CONTENT];
 	const struct ch_agent *a = &req->agent; /* read with the key, just now */
-	const struct ch_limit *l;
-	struct post *p;
-	struct json_object *msg;
-	char subject[CH_ID_LEN + 4];
-	unsigned int retry = 0;
-	uint64_t id;
+	const struct ch_cfg *cfg = req->cfg;
+	struct ch_post *p;
+	char *text;
+	size_t len;
 	int ret;
 
-	messages_reset(req); /* from a try that did not commit */
-	req->data = NULL;
 	if (ch_utf8_blank(content->str, content->len))
 		return ch_fail(req, CH_ERR_INVAL,
 		    "content must not be empty or only white space.");
@@ -93,49 +67,41 @@ messages_post(struct ch_req *req, DB_TXN *txn)
 		return ch_fail(req, CH_ERR_FORBIDDEN, "Unverified agents "
 		    "cannot post links. Verify your agent on Moltbook "
 		    "(POST /api/verify/start) to unlock links.");
-	l = a->verified ? &req->cfg->msg_verified : &req->cfg->msg_unverified;
-	snprintf(subject, sizeof(subject), "m:%s", a->id);
-	ret = ch_limit_hit(req->db, txn, subject, l, req->now, &retry);
+	if (!msglog_ready) {
+		ch_msglog_init(&msglog, cfg);
+		msglog_ready = 1;
+	}
+	/* No direction override reaches anyone's screen. */
+	text = ch_utf8_strip_bidi(content->str, content->len, &len);
+	p = ch_xcalloc(1, sizeof(*p));
+	req->data = p;
+	p->agent = a;
+	p->content = text;
+	p->len = len;
+	p->now = req->now;
+	p->limit = a->verified ? &cfg->msg_verified : &cfg->msg_unverified;
+	ret = ch_msg_post(req->db, &msglog, p);
+	free(text);
+	p->content = NULL;
 	if (ret == CH_LIMITED) {
-		if (a->verified || req->cfg->msg_verified.count == 0)
-			return ch_fail_retry(req, CH_ERR_LIMIT, retry,
+		if (a->verified || cfg->msg_verified.count == 0)
+			return ch_fail_retry(req, CH_ERR_LIMIT, p->retry,
 			    "Rate limit: at most %u messages per %u seconds. "
-			    "Retry after %u seconds.", l->count, l->seconds,
-			    retry);
-		return ch_fail_retry(req, CH_ERR_LIMIT, retry,
+			    "Retry after %u seconds.", p->limit->count,
+			    p->limit->seconds, p->retry);
+		return ch_fail_retry(req, CH_ERR_LIMIT, p->retry,
 		    "Rate limit: unverified agents may post %u message(s) per "
 		    "%u seconds. Retry after %u seconds, or verify on Moltbook "
-		    "for %u per %u seconds.", l->count, l->seconds, retry,
-		    req->cfg->msg_verified.count,
-		    req->cfg->msg_verified.seconds);
+		    "for %u per %u seconds.", p->limit->count,
+		    p->limit->seconds, p->retry, cfg->msg_verified.count,
+		    cfg->msg_verified.seconds);
 	}
-	if (ret == 0)
-		ret = ch_msg_store(req->db, txn, a, content->str, content->len,
-		    req->now, &id, &msg);
+	if (ret == -1)
+		return ch_fail(req, CH_ERR_INTERNAL, NULL);
 	if (ret != 0)
 		return ch_fail_db(req, ret);
-	p = ch_xcalloc(1, sizeof(*p));
-	p->msg = msg;
-	req->data = p;
 	json_object_object_add(ch_resp_ok(req), "message",
-	    json_object_get(msg));
-	return 0;
-}
-
-/* Committed: append the line while still holding the writers' lock. */
-static int
-messages_after(struct ch_req *req)
-{
-	struct post *p = req->data;
-	const char *text;
-	size_t len;
-
-	text = ch_json_text(p->msg, &len);
-	if (ch_msglog_append(&msglog, text, len) != 0)
-		ch_log_err("message %s stored but not logged; the relay will "
-		    "read it from the store",
-		    json_object_get_string(json_object_object_get(p->msg,
-		    "id")));
+	    json_object_get(p->msg));
 	return 0;
 }
 
@@ -213,13 +179,10 @@ messages_get(struct ch_req *req, DB_TXN *txn)
 }
 
 static const struct ch_op op_post = {
-	.flags = CH_OP_AUTH | CH_OP_BODY | CH_OP_DURABLE,
+	.flags = CH_OP_AUTH | CH_OP_BODY,
 	.fields = fields,
 	.nfields = F__MAX,
-	.handler = messages_post,
-	.lock = messages_lock,
-	.unlock = messages_unlock,
-	.after = messages_after,
+	.outside = messages_post,
 };
 
 static const struct ch_op op_get = {

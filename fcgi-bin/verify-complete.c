@@ -66,7 +66,7 @@ complete_answer(struct ch_req *req, const struct ch_agent *a, int already)
 }
 
 struct attempt {
-	const char *subject;
+	const char *agent;
 	const struct ch_limit *limit;
 	int64_t now;
 	unsigned int retry;
@@ -77,9 +77,11 @@ complete_count(struct ch_db *db, DB_TXN *txn, void *arg)
 {
 	struct attempt *at = arg;
 
-	return ch_limit_hit(db, txn, at->subject, at->limit, at->now,
-	    &at->retry);
+	return ch_limit_hit(db, txn, CH_LIMIT_VERIFY, at->agent, at->limit,
+	    at->now, &at->retry);
 }
+
+static const struct ch_txn count_txn = {.run = complete_count};
 
 /* Before the transaction: count the attempt, then ask Moltbook. */
 static int
@@ -90,7 +92,7 @@ complete_prepare(struct ch_req *req)
 	const struct ch_limit *l = &req->cfg->verify_agent;
 	struct attempt at;
 	struct verify *v;
-	char subject[CH_ID_LEN + 4], *cname, *cause = NULL;
+	char *cname, *cause = NULL;
 	enum ch_err err;
 	int ret;
 
@@ -104,12 +106,11 @@ complete_prepare(struct ch_req *req)
 		return ch_fail(req, CH_ERR_INVAL, "No verification in progress: "
 		    "call POST /api/verify/start first.");
 
-	snprintf(subject, sizeof(subject), "v:%s", a->id);
-	at.subject = subject;
+	at.agent = a->id;
 	at.limit = l;
 	at.now = req->now;
 	at.retry = 0;
-	ret = ch_db_run(req->db, 0, complete_count, &at);
+	ret = ch_db_run(req->db, &count_txn, &at);
 	if (ret == CH_LIMITED)
 		return ch_fail_retry(req, CH_ERR_LIMIT, at.retry,
 		    "Too many verification attempts (at most %u per %u "
@@ -184,12 +185,31 @@ complete_handler(struct ch_req *req, DB_TXN *txn)
 	return 0;
 }
 
+/* After a commit of unknown outcome: is the agent verified by it? */
+static int
+complete_committed(struct ch_req *req, DB_TXN *txn)
+{
+	struct verify *v = req->data;
+	struct ch_agent a;
+	int ret, done;
+
+	if ((ret = ch_agent_get(req->db, txn, req->agent.id, &a, 0)) != 0)
+		return ret == DB_NOTFOUND ? 0 : ret;
+	done = a.verified && a.mb_name != NULL && v->mb.name != NULL &&
+	    strcmp(a.mb_name, v->mb.name) == 0;
+	if (done)
+		complete_answer(req, &a, v->already);
+	ch_agent_free(&a);
+	return done;
+}
+
 static const struct ch_op op_post = {
 	.flags = CH_OP_AUTH | CH_OP_BODY | CH_OP_DURABLE,
 	.fields = fields,
 	.nfields = F__MAX,
-	.prepare = complete_prepare,
+	.outside = complete_prepare,
 	.handler = complete_handler,
+	.committed = complete_committed,
 };
 
 const struct ch_endpoint ep_verify_complete = {

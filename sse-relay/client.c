@@ -2,14 +2,24 @@
  * client.c -- stream clients.
  *
  * A client first sends its request head (GET /api/stream, at most 8 KB
- * within 10 s).  Then it is checked against the limits (streams per
- * address, streams in all; 429 JSON before any stream starts) and gets the
- * stream head, the history event and the latest stats.  From then on it
- * holds a queue of references to shared frames and the offset reached in
- * the first; the write event is armed only while the queue is not empty.
- * A client whose queue passes RELAY_BACKLOG is dropped.  Closing is
- * deferred to client_reap(), after the loop has finished with the batch of
- * events, so a descriptor is never reused while events for it are pending.
+ * within 10 s; request.c reads it).  Then it is checked against the
+ * limits: streams per address, streams in all (429 JSON before any stream
+ * starts).  A client over its address's limit first waits up to
+ * RELAY_PARK_MS: the address's streams are sent a keep-alive comment, and
+ * a stream whose reader has gone (the front end keeps such a connection
+ * until it writes to it) is closed by that write and frees its slot.
+ *
+ * A stream has a cursor: the next message id it gets.  It starts where the
+ * history begins (hub.c), and the first page of it is the history event.
+ * While the cursor is behind the newest message the stream is fed from
+ * the ring or the store as its socket drains (client_pump), never more
+ * than RELAY_REFILL bytes ahead; once it has caught up it is live, and
+ * every new frame is queued for it by reference (client_broadcast).  A
+ * live stream whose queue passes RELAY_BACKLOG (it reads slower than the
+ * room writes) is dropped; it can resume and lose nothing.  The write
+ * event is armed only while the queue is not empty.  Closing is deferred
+ * to client_reap(), after the loop has finished with the batch of events,
+ * so a descriptor is never reused while events for it are pending.
  */
 #include "config.h"
 
@@ -22,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "relay.h"
@@ -32,30 +41,39 @@
 #define CLIENT_READING_MAX 4096
 #define IP_BUCKETS 4096
 #define CLIENT_SNDBUF 65536 /* kernel buffer per stream; the rest queues here */
+#define CLIENT_PROBE_MS 500 /* at most one probe of an address this often */
 
-enum client_state { C_READING, C_STREAMING, C_CLOSING, C_DEAD };
+enum client_state { C_READING, C_WAITING, C_STREAMING, C_CLOSING, C_DEAD };
+
+struct ipcount;
 
 struct client {
 	int fd;
 	enum client_state state;
 	int trusted;
+	int live;	    /* streaming and caught up: gets the broadcasts */
+	int opened;	    /* its history event is queued */
 	char addr[CH_ADDR_MAX];
 	struct ipcount *ip; /* counted against this address while streaming */
 	char *in;	    /* request head while reading */
 	size_t inlen;
 	size_t incap;
-	int64_t since;
+	int64_t since;	    /* accepted, or parked */
+	int resume;
+	uint64_t after;	    /* asked to resume after this id */
+	uint64_t next;	    /* cursor: the next message id it gets */
 	struct frame **q;
 	size_t qhead, qlen, qcap;
 	size_t off;    /* bytes of q[qhead] already written */
 	size_t queued; /* bytes not yet written */
 	size_t grace;  /* bytes of the opening frames */
-	struct client *prev, *next;
+	struct client *prev, *nxt;
 };
 
 struct ipcount {
 	char addr[CH_ADDR_MAX];
 	unsigned int n;
+	int64_t probed;
 	struct ipcount *next;
 };
 
@@ -64,9 +82,10 @@ struct clist {
 	unsigned int n;
 };
 
-static struct clist reading, streaming, dead;
+static struct clist reading, waiting, live, behind, closing, dead;
 static struct ipcount *ips[IP_BUCKETS];
 static struct frame *stream_head;
+static struct loop *loop;
 
 static void client_write(struct loop *, int, void *, int);
 
@@ -74,7 +93,7 @@ static void
 clist_add(struct clist *l, struct client *c)
 {
 	c->prev = NULL;
-	c->next = l->head;
+	c->nxt = l->head;
 	if (l->head != NULL)
 		l->head->prev = c;
 	l->head = c;
@@ -85,12 +104,12 @@ static void
 clist_del(struct clist *l, struct client *c)
 {
 	if (c->prev != NULL)
-		c->prev->next = c->next;
+		c->prev->nxt = c->nxt;
 	else
-		l->head = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+		l->head = c->nxt;
+	if (c->nxt != NULL)
+		c->nxt->prev = c->prev;
+	c->prev = c->nxt = NULL;
 	l->n--;
 }
 
@@ -100,13 +119,26 @@ client_list(struct client *c)
 	switch (c->state) {
 	case C_READING:
 		return &reading;
+	case C_WAITING:
+		return &waiting;
 	case C_STREAMING:
+		return c->live ? &live : &behind;
 	case C_CLOSING:
-		return &streaming;
+		return &closing;
 	case C_DEAD:
 		break;
 	}
 	return &dead;
+}
+
+/* Move c to state st (and list), live or not. */
+static void
+client_move(struct client *c, enum client_state st, int islive)
+{
+	clist_del(client_list(c), c);
+	c->state = st;
+	c->live = islive;
+	clist_add(client_list(c), c);
 }
 
 static unsigned int
@@ -151,18 +183,21 @@ ip_release(struct ipcount *e)
 		}
 }
 
-/* Drop c: stop its events now, free it in client_reap(). */
+/* Drop c: stop its events now (its slot is free at once), free it in
+ * client_reap(). */
 static void
 client_kill(struct client *c)
 {
 	if (c->state == C_DEAD)
 		return;
-	loop_del(relay.loop, c->fd, LOOP_READ | LOOP_WRITE);
-	clist_del(client_list(c), c);
+	loop_del(loop, c->fd, LOOP_READ | LOOP_WRITE);
 	if (c->state == C_STREAMING)
-		relay.nclients--;
-	c->state = C_DEAD;
-	clist_add(&dead, c);
+		hub.nclients--;
+	if (c->ip != NULL) {
+		ip_release(c->ip);
+		c->ip = NULL;
+	}
+	client_move(c, C_DEAD, 0);
 }
 
 /* Queue a reference to f. */
@@ -228,8 +263,8 @@ client_flush(struct client *c)
 			c->qhead = 0;
 	}
 	if (c->qlen > 0) {
-		if (!(loop_mask(relay.loop, c->fd) & LOOP_WRITE) &&
-		    loop_add(relay.loop, c->fd, LOOP_WRITE, NULL, client_write,
+		if (!(loop_mask(loop, c->fd) & LOOP_WRITE) &&
+		    loop_add(loop, c->fd, LOOP_WRITE, NULL, client_write,
 		    c) != 0) {
 			client_kill(c);
 			return -1;
@@ -240,9 +275,87 @@ client_flush(struct client *c)
 		client_kill(c);
 		return -1;
 	}
-	if (loop_mask(relay.loop, c->fd) & LOOP_WRITE)
-		loop_del(relay.loop, c->fd, LOOP_WRITE);
+	if (loop_mask(loop, c->fd) & LOOP_WRITE)
+		loop_del(loop, c->fd, LOOP_WRITE);
 	return 0;
+}
+
+/*
+ * Feed a stream that is behind: its history event first, then frames
+ * from its cursor on, from the ring or pages of the store, until
+ * RELAY_REFILL bytes are queued or it has caught up (then it is live).
+ * 1 if it made progress; 0 if the store was busy (client_tick tries
+ * again).
+ */
+static int
+client_feed(struct client *c)
+{
+	struct frame *f, *page[RELAY_PAGE];
+	uint64_t to, upto;
+	size_t n, i;
+	int progress = 0;
+
+	if (!c->opened) {
+		to = c->next + CH_HISTORY - 1;
+		if (to > hub.last_id)
+			to = hub.last_id;
+		if ((f = hub_history(c->next, to)) == NULL)
+			return 0;
+		client_push(c, f);
+		frame_unref(f);
+		c->next = to + 1;
+		if ((f = hub_stats_now()) != NULL)
+			client_push(c, f);
+		c->grace = c->queued;
+		c->opened = 1;
+		progress = 1;
+	}
+	while (c->queued < RELAY_REFILL && c->next <= hub.last_id) {
+		if ((f = ring_get(&hub.ring, c->next)) != NULL) {
+			client_push(c, f);
+			c->next++;
+			progress = 1;
+			continue;
+		}
+		if (hub.ring.first != 0 && c->next >= hub.ring.first) {
+			c->next++; /* a hole: no such message */
+			continue;
+		}
+		upto = hub.ring.first != 0 ? hub.ring.first - 1 : hub.last_id;
+		if (hub_page(c->next, upto, page, RELAY_PAGE, &n) != 0)
+			return progress;
+		if (n == 0) {
+			c->next = upto + 1;
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			client_push(c, page[i]);
+			frame_unref(page[i]);
+		}
+		c->next = c->q[c->qhead + c->qlen - 1]->id + 1;
+		progress = 1;
+	}
+	if (c->next > hub.last_id)
+		client_move(c, C_STREAMING, 1);
+	return progress;
+}
+
+/* Write what c has, feeding it again while it is behind and drains. */
+static void
+client_pump(struct client *c)
+{
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		if (c->state == C_STREAMING && !c->live &&
+		    c->queued < RELAY_REFILL / 2 && !client_feed(c) &&
+		    c->qlen == 0)
+			return;
+		if (client_flush(c) != 0)
+			return;
+		if (c->qlen > 0 || c->live || c->state != C_STREAMING)
+			return;
+	}
 }
 
 static void
@@ -251,7 +364,7 @@ client_write(struct loop *l, int fd, void *arg, int mask)
 	(void)l;
 	(void)fd;
 	(void)mask;
-	client_flush(arg);
+	client_pump(arg);
 }
 
 /* Answer with a JSON error and close once it is written. */
@@ -265,12 +378,7 @@ client_error(struct client *c, int status, const char *reason,
 	const char *body;
 	size_t len;
 
-	o = json_object_new_object();
-	json_object_object_add(o, "success", json_object_new_boolean(0));
-	ch_json_addstr(o, "error", msg);
-	if (retry > 0)
-		json_object_object_add(o, "retryAfter",
-		    json_object_new_int64(retry));
+	o = ch_resp_error_json(msg, retry);
 	body = ch_json_text(o, &len);
 	ch_buf_addf(&b, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: application/json; charset=utf-8\r\n"
@@ -290,156 +398,102 @@ client_error(struct client *c, int status, const char *reason,
 
 	free(c->in);
 	c->in = NULL;
-	clist_del(&reading, c);
-	c->state = C_CLOSING;
-	clist_add(&streaming, c);
-	loop_del(relay.loop, c->fd, LOOP_READ);
+	client_move(c, C_CLOSING, 0);
+	loop_del(loop, c->fd, LOOP_READ);
 	client_push(c, f);
 	frame_unref(f);
 	client_flush(c);
 }
 
-/* Trim blanks at both ends of [s, e) in place; returns the new start. */
-static char *
-client_trim(char *s, char **e)
+/* Ask the streams of address ip whether their readers are still there. */
+static void
+client_probe(struct ipcount *ip, int64_t now)
 {
-	while (s < *e && (*s == ' ' || *s == '\t'))
-		s++;
-	while (*e > s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' ||
-	    (*e)[-1] == '\r'))
-		(*e)--;
-	return s;
+	struct clist *lists[2] = {&live, &behind};
+	struct client *c, *next;
+	int i;
+
+	if (now - ip->probed < CLIENT_PROBE_MS)
+		return;
+	ip->probed = now;
+	for (i = 0; i < 2; i++)
+		for (c = lists[i]->head; c != NULL; c = next) {
+			next = c->nxt;
+			if (c->ip != ip)
+				continue;
+			client_push(c, hub.keepalive);
+			client_flush(c);
+		}
 }
 
-/* Start streaming to c, which asked for the stream after id resume. */
+/*
+ * Start streaming to c (its request is read), or park it while its
+ * address is at its limit (then client_tick calls this again).
+ */
 static void
-client_start(struct client *c, int resume, uint64_t after)
+client_start(struct client *c, int64_t now)
 {
-	struct frame *hist = NULL;
-	struct ipcount *ip = NULL;
-	const struct ch_cfg *cfg = &relay.cfg;
+	const struct ch_cfg *cfg = &hub.cfg;
+	struct ipcount *ip;
 	char msg[160];
 
-	if (cfg->streams_ip > 0) {
-		ip = ip_find(c->addr, 0);
-		if (ip != NULL && ip->n >= cfg->streams_ip) {
-			snprintf(msg, sizeof(msg), "Too many open streams "
-			    "from your address (at most %u). Close one and "
-			    "retry.", cfg->streams_ip);
-			client_error(c, 429, "Too Many Requests", 10, NULL,
-			    msg);
+	if (cfg->streams_ip > 0 && (ip = ip_find(c->addr, 0)) != NULL &&
+	    ip->n >= cfg->streams_ip) {
+		if (c->state == C_READING) {
+			client_move(c, C_WAITING, 0);
+			c->since = now;
+			client_probe(ip, now);
 			return;
 		}
+		if (now - c->since < RELAY_PARK_MS)
+			return;
+		snprintf(msg, sizeof(msg), "Too many open streams from your "
+		    "address (at most %u). Close one and retry.",
+		    cfg->streams_ip);
+		client_error(c, 429, "Too Many Requests", 10, NULL, msg);
+		return;
 	}
-	if (relay.nclients >= cfg->streams_max) {
+	if (hub.nclients >= cfg->streams_max) {
 		client_error(c, 429, "Too Many Requests", 10, NULL,
 		    "The server holds as many streams as it can. Retry "
 		    "shortly.");
 		return;
 	}
-	if (resume == 0 || relay_resume(after, &hist) != 0)
-		hist = relay_history();
-
 	c->ip = ip_find(c->addr, 1);
 	c->ip->n++;
 	free(c->in);
 	c->in = NULL;
 	c->inlen = 0;
-	clist_del(&reading, c);
-	c->state = C_STREAMING;
-	clist_add(&streaming, c);
-	relay.nclients++;
+	hub.nclients++;
+	/* Resume after the id asked for; an id this store never gave (a
+	 * stream from elsewhere) starts afresh. */
+	if (c->resume && c->after <= hub.last_id)
+		c->next = c->after + 1;
+	else
+		c->next = hub_history_start();
+	c->opened = 0;
+	client_move(c, C_STREAMING, 0);
 	client_push(c, stream_head);
-	client_push(c, hist);
-	frame_unref(hist);
-	if (relay_stats_now() != NULL)
-		client_push(c, relay.stats);
-	c->grace = c->queued;
-	client_flush(c);
+	client_pump(c);
 }
 
 /* A complete request head is in c->in: route it. */
 static void
-client_request(struct client *c)
+client_request(struct client *c, int64_t now)
 {
-	char *line, *end, *p, *sp, *name, *val, *vend, *comma, *q, *qend;
-	char method[16], path[256];
-	unsigned long long after = 0;
-	size_t n;
-	int resume = 0;
+	struct request r;
 
-	line = c->in;
-	end = strchr(line, '\n');
-	*end = '\0';
-	if ((sp = strchr(line, ' ')) == NULL || (size_t)(sp - line) >=
-	    sizeof(method)) {
-		client_error(c, 400, "Bad Request", 0, NULL,
-		    "Malformed request line.");
+	if (request_parse(c->in, c->inlen, c->trusted, &r) != 0) {
+		client_error(c, r.status, r.status == 404 ? "Not Found" :
+		    r.status == 405 ? "Method Not Allowed" : "Bad Request", 0,
+		    r.status == 405 ? "Allow: GET\r\n" : NULL, r.error);
 		return;
 	}
-	memcpy(method, line, (size_t)(sp - line));
-	method[sp - line] = '\0';
-	p = sp + 1;
-	n = strcspn(p, " ?\r");
-	if (n >= sizeof(path)) {
-		client_error(c, 404, "Not Found", 0, NULL, "No such endpoint.");
-		return;
-	}
-	memcpy(path, p, n);
-	path[n] = '\0';
-	/*
-	 * ?lastEventId=N resumes like the header: a page that must open a
-	 * new EventSource (after a 503, say) cannot set headers.
-	 */
-	if (p[n] == '?' && (q = strstr(p + n, "lastEventId=")) != NULL &&
-	    (q[-1] == '?' || q[-1] == '&')) {
-		q += strlen("lastEventId=");
-		if (*q >= '0' && *q <= '9') {
-			after = strtoull(q, &qend, 10);
-			resume = (*qend == ' ' || *qend == '&' || *qend == '\r' ||
-			    *qend == '\0') && qend - q < 20;
-		}
-	}
-
-	for (p = end + 1; *p != '\0' && *p != '\r' && *p != '\n'; p = end + 1) {
-		if ((end = strchr(p, '\n')) == NULL)
-			break;
-		if ((val = memchr(p, ':', (size_t)(end - p))) == NULL)
-			continue;
-		name = p;
-		*val++ = '\0';
-		vend = end;
-		val = client_trim(val, &vend);
-		*vend = '\0';
-		if (strcasecmp(name, "Last-Event-ID") == 0) {
-			if (*val >= '0' && *val <= '9' && strlen(val) < 20) {
-				after = strtoull(val, &p, 10);
-				resume = *p == '\0';
-			}
-		} else if (c->trusted &&
-		    strcasecmp(name, "X-Forwarded-For") == 0) {
-			/* lighttpd appends the real peer last. */
-			if ((comma = strrchr(val, ',')) != NULL)
-				val = comma + 1;
-			while (*val == ' ')
-				val++;
-			if (*val != '\0' && strlen(val) < sizeof(c->addr))
-				snprintf(c->addr, sizeof(c->addr), "%s", val);
-		}
-		p = end; /* the loop steps past the newline */
-	}
-
-	if (strcmp(path, "/api/stream") != 0) {
-		client_error(c, 404, "Not Found", 0, NULL,
-		    "No such endpoint. See /skills.md for the API.");
-		return;
-	}
-	if (strcmp(method, "GET") != 0) {
-		client_error(c, 405, "Method Not Allowed", 0,
-		    "Allow: GET\r\n", "Method not allowed: use GET.");
-		return;
-	}
-	client_start(c, resume, after);
+	if (r.addr[0] != '\0')
+		snprintf(c->addr, sizeof(c->addr), "%s", r.addr);
+	c->resume = r.resume;
+	c->after = r.after;
+	client_start(c, now);
 }
 
 static void
@@ -449,7 +503,6 @@ client_read(struct loop *l, int fd, void *arg, int mask)
 	char drain[4096], *e;
 	ssize_t r;
 
-	(void)l;
 	(void)mask;
 	if (c->state != C_READING) {
 		/* Streaming: anything read is ignored; EOF ends the stream. */
@@ -491,7 +544,7 @@ client_read(struct loop *l, int fd, void *arg, int mask)
 		}
 		if ((e = strstr(c->in, "\r\n\r\n")) != NULL ||
 		    (e = strstr(c->in, "\n\n")) != NULL) {
-			client_request(c);
+			client_request(c, loop_now(l));
 			return;
 		}
 		if (c->inlen == RELAY_REQUEST_MAX) {
@@ -559,44 +612,82 @@ client_accept(struct loop *l, int lfd, void *arg, int mask)
 	}
 }
 
-/* Send frames f[0..n) to every stream, dropping those that lag. */
+/*
+ * Send frames f[0..n) (this turn's, in order) to every stream: message
+ * frames to the live ones at their cursor, the others to all.  A live
+ * stream that lags too far is dropped.
+ */
 void
 client_broadcast(struct frame **f, size_t n)
 {
 	struct client *c, *next;
 	size_t i, was;
+	int others = 0;
 
 	if (n == 0)
 		return;
-	for (c = streaming.head; c != NULL; c = next) {
-		next = c->next;
-		if (c->state != C_STREAMING)
-			continue;
+	for (c = live.head; c != NULL; c = next) {
+		next = c->nxt;
 		was = c->qlen;
-		for (i = 0; i < n; i++)
-			client_push(c, f[i]);
+		for (i = 0; i < n; i++) {
+			if (f[i]->id == 0)
+				client_push(c, f[i]);
+			else if (f[i]->id == c->next) {
+				client_push(c, f[i]);
+				c->next++;
+			} else if (f[i]->id > c->next && c->live) {
+				/* it missed one: the cursor catches up */
+				client_move(c, C_STREAMING, 0);
+			}
+		}
 		if (c->queued > RELAY_BACKLOG + c->grace) {
-			relay.dropped++;
+			hub.dropped++;
 			ch_log_info("dropping a stream of %s: %zu bytes behind",
 			    c->addr, c->queued);
 			client_kill(c);
 			continue;
 		}
 		if (was == 0)
-			client_flush(c);
+			client_pump(c);
+	}
+	for (i = 0; i < n; i++)
+		others |= f[i]->id == 0;
+	if (!others)
+		return;
+	for (c = behind.head; c != NULL; c = next) {
+		next = c->nxt;
+		if (!c->opened)
+			continue;
+		for (i = 0; i < n; i++)
+			if (f[i]->id == 0)
+				client_push(c, f[i]);
+		client_flush(c);
 	}
 }
 
-/* Drop clients that have not sent their request head in time. */
+/*
+ * Ten times a second: drop clients that have not sent their request head
+ * in time, start or refuse the parked ones, and feed the streams that are
+ * behind and were waiting for the store.
+ */
 void
-client_sweep(int64_t now)
+client_tick(int64_t now)
 {
 	struct client *c, *next;
 
 	for (c = reading.head; c != NULL; c = next) {
-		next = c->next;
+		next = c->nxt;
 		if (now - c->since > RELAY_REQUEST_TIMEOUT)
 			client_kill(c);
+	}
+	for (c = waiting.head; c != NULL; c = next) {
+		next = c->nxt;
+		client_start(c, now);
+	}
+	for (c = behind.head; c != NULL; c = next) {
+		next = c->nxt;
+		if (c->qlen == 0)
+			client_pump(c);
 	}
 }
 
@@ -615,8 +706,6 @@ client_reap(void)
 		}
 		free(c->q);
 		free(c->in);
-		if (c->ip != NULL)
-			ip_release(c->ip);
 		free(c);
 	}
 }
@@ -625,22 +714,25 @@ client_reap(void)
 void
 client_close_all(void)
 {
-	while (reading.head != NULL)
-		client_kill(reading.head);
-	while (streaming.head != NULL)
-		client_kill(streaming.head);
+	struct clist *lists[] = {&reading, &waiting, &live, &behind, &closing};
+	size_t i;
+
+	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		while (lists[i]->head != NULL)
+			client_kill(lists[i]->head);
 	client_reap();
 	frame_unref(stream_head);
 	stream_head = NULL;
 }
 
-/* The head every stream starts with. */
+/* Set up: the loop clients live in, and the head every stream starts with. */
 void
-client_init(void)
+client_init(struct loop *l)
 {
 	char buf[512];
 	int n;
 
+	loop = l;
 	n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: text/event-stream; charset=utf-8\r\n"
 	    "Cache-Control: no-cache\r\n"

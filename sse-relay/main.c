@@ -2,12 +2,14 @@
  * chatr-sse-relay -- the live stream, GET /api/stream.
  *
  * One thread, one epoll loop.  lighttpd proxies /api/stream to the relay's
- * Unix socket ($CHATR_VAR/run/relay.sock; -l adds a TCP listener for
- * direct use).  The relay follows the message log (tail.c), formats each
- * new message once and writes that frame to every stream (client.c),
- * keeps the newest messages for history and resumption (frame.c), and
- * sends stats from the shared store every CHATR_STATS_INTERVAL seconds.
- * It also does the store's housekeeping: checkpoints.
+ * Unix socket ($CHATR_VAR/run/relay.sock), which chatrd holds and passes
+ * in (so connections queue while the relay restarts); started alone, the
+ * relay makes it itself.  -l adds a TCP listener for direct use.  The
+ * relay follows the message log (tail.c), formats each new message once
+ * (hub.c) and writes that frame to every stream that follows the newest,
+ * while streams that are behind are fed from their cursors (client.c).
+ * It sends stats from the shared store every CHATR_STATS_INTERVAL seconds
+ * and does the store's housekeeping: checkpoints.
  *
  * usage: chatr-sse-relay [-t] [-c config] [-l address:port]
  */
@@ -22,6 +24,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,211 +35,12 @@
 
 #define MAIN_MAINTAIN_MS 10000
 #define MAIN_STORE_CHECK_MS 500
-#define MAIN_SWEEP_MS 1000
-
-struct relay relay;
+#define MAIN_TAIL_MS 1000
+#define MAIN_TICK_MS 100
 
 static struct listener listeners[2];
 static int nlisteners;
-
-/* A new message, in order: keep it and queue it for every stream. */
-void
-relay_message(uint64_t id, const char *json, size_t len)
-{
-	struct frame *f;
-
-	f = frame_message(id, json, len);
-	ring_put(&relay.ring, f);
-	if (relay.nbatch == relay.batchcap) {
-		relay.batchcap = relay.batchcap == 0 ? 16 : relay.batchcap * 2;
-		relay.batch = ch_xreallocarray(relay.batch, relay.batchcap,
-		    sizeof(*relay.batch));
-	}
-	relay.batch[relay.nbatch++] = f; /* the batch owns the reference */
-	relay.last_id = id;
-	relay.delivered++;
-	frame_unref(relay.history);
-	relay.history = NULL;
-}
-
-/* Queue a frame that is not a message (stats, keep-alive). */
-static void
-relay_queue(struct frame *f)
-{
-	if (relay.nbatch == relay.batchcap) {
-		relay.batchcap = relay.batchcap == 0 ? 16 : relay.batchcap * 2;
-		relay.batch = ch_xreallocarray(relay.batch, relay.batchcap,
-		    sizeof(*relay.batch));
-	}
-	relay.batch[relay.nbatch++] = frame_ref(f);
-}
-
-/* Write the queued frames to every stream. */
-static void
-relay_flush(void)
-{
-	size_t i;
-
-	if (relay.nbatch == 0)
-		return;
-	client_broadcast(relay.batch, relay.nbatch);
-	for (i = 0; i < relay.nbatch; i++)
-		frame_unref(relay.batch[i]);
-	relay.nbatch = 0;
-	relay.last_send = loop_now(relay.loop);
-}
-
-/* The history event of the newest CH_HISTORY messages (a reference). */
-struct frame *
-relay_history(void)
-{
-	struct frame *msgs[CH_HISTORY], *f;
-	uint64_t id;
-	size_t n = 0;
-
-	relay_flush(); /* a new stream must not get these twice */
-	if (relay.history != NULL)
-		return frame_ref(relay.history);
-	for (id = relay.ring.last; id >= relay.ring.first && id > 0 &&
-	    n < CH_HISTORY; id--)
-		if ((f = ring_get(&relay.ring, id)) != NULL)
-			msgs[n++] = f;
-	/* msgs is newest first; the event is oldest first. */
-	for (id = 0; id < n / 2; id++) {
-		f = msgs[id];
-		msgs[id] = msgs[n - 1 - id];
-		msgs[n - 1 - id] = f;
-	}
-	relay.history = frame_history(msgs, n);
-	return frame_ref(relay.history);
-}
-
-struct resume {
-	struct frame **msgs;
-	size_t n;
-};
-
-static int
-relay_resume_add(void *arg, uint64_t id, const char *json, size_t len)
-{
-	struct resume *r = arg;
-
-	r->msgs[r->n++] = frame_message(id, json, len);
-	return 0;
-}
-
-/*
- * The history event for a stream resuming after message id: the messages
- * since, from memory or the store (at most RELAY_RESUME_MAX, the newest).
- * 0 and *out set on success; -1 to send the usual history instead.
- */
-int
-relay_resume(uint64_t after, struct frame **out)
-{
-	struct resume r;
-	struct frame *f;
-	uint64_t id, from;
-	size_t i;
-	int ret, more, fromring;
-
-	relay_flush();
-	if (after > relay.last_id)
-		return -1; /* a stream from another store: start afresh */
-	from = relay.last_id - after > RELAY_RESUME_MAX ?
-	    relay.last_id - RELAY_RESUME_MAX : after;
-	r.msgs = ch_xcalloc(RELAY_RESUME_MAX, sizeof(*r.msgs));
-	r.n = 0;
-	fromring = from >= relay.last_id ||
-	    (relay.ring.first != 0 && from + 1 >= relay.ring.first);
-	if (fromring) {
-		for (id = from + 1; id <= relay.last_id; id++)
-			if ((f = ring_get(&relay.ring, id)) != NULL)
-				r.msgs[r.n++] = frame_ref(f);
-	} else {
-		ret = ch_msg_range(&relay.db, NULL, from, relay.last_id + 1,
-		    RELAY_RESUME_MAX, 0, DB_READ_UNCOMMITTED,
-		    relay_resume_add, &r, &more);
-		if (ret != 0) {
-			ch_log_err("reading messages to resume a stream: %s",
-			    db_strerror(ret));
-			for (i = 0; i < r.n; i++)
-				frame_unref(r.msgs[i]);
-			free(r.msgs);
-			return -1;
-		}
-	}
-	*out = frame_history(r.msgs, r.n);
-	for (i = 0; i < r.n; i++)
-		frame_unref(r.msgs[i]);
-	free(r.msgs);
-	return 0;
-}
-
-/*
- * Another process ran recovery on the environment (one died inside
- * Berkeley DB): drop our stale handles and join the recovered one.  The
- * streams stay up.
- */
-static void
-relay_reopen(void)
-{
-	char *cause = NULL;
-
-	ch_log_warn("the store was recovered; reopening it");
-	ch_db_close(&relay.db);
-	if (ch_db_open(&relay.db, &relay.cfg, &cause) != 0)
-		ch_fatal("reopening the store: %s", cause);
-}
-
-/*
- * Read the stats from the store (dirty reads: they never wait) into
- * relay.stats.  0, or a Berkeley DB error (the old frame stays).
- */
-static int
-relay_stats_read(void)
-{
-	struct json_object *o;
-	struct ch_stats st;
-	DB_TXN *txn;
-	const char *text;
-	size_t len;
-	int ret;
-
-	if ((ret = ch_db_begin(&relay.db, &txn, DB_READ_UNCOMMITTED)) != 0)
-		return ret;
-	ret = ch_agent_stats(&relay.db, txn, ch_time_ms() / 1000,
-	    relay.cfg.online_window, &st);
-	if (ret == 0)
-		ret = ch_db_commit(txn, 0);
-	else
-		ch_db_abort(txn);
-	if (ret != 0) {
-		if (ret == DB_RUNRECOVERY)
-			relay_reopen();
-		else
-			ch_log_warn("reading stats: %s", db_strerror(ret));
-		return ret;
-	}
-	o = ch_agent_stats_json(&st);
-	text = ch_json_text(o, &len);
-	frame_unref(relay.stats);
-	relay.stats = frame_event("stats", text, len);
-	relay.stats_at = ch_time_mono_ms();
-	json_object_put(o);
-	return 0;
-}
-
-/*
- * The stats for a new stream: the latest, read again if more than a
- * second old (at most once a second, however many streams connect).
- */
-struct frame *
-relay_stats_now(void)
-{
-	if (relay.stats == NULL || ch_time_mono_ms() - relay.stats_at > 1000)
-		relay_stats_read();
-	return relay.stats;
-}
+static int64_t last_send; /* monotonic ms of the last broadcast */
 
 /* Every CHATR_STATS_INTERVAL seconds: stats to every stream. */
 static int64_t
@@ -244,9 +48,9 @@ relay_stats(struct loop *l, void *arg)
 {
 	(void)l;
 	(void)arg;
-	if (relay_stats_read() == 0)
-		relay_queue(relay.stats);
-	return (int64_t)relay.cfg.stats_interval * 1000;
+	if (hub_stats_read() == 0)
+		hub_queue(hub.stats);
+	return (int64_t)hub.cfg.stats_interval * 1000;
 }
 
 /* A comment keeps idle proxies from cutting quiet streams. */
@@ -254,18 +58,27 @@ static int64_t
 relay_keepalive(struct loop *l, void *arg)
 {
 	(void)arg;
-	if (loop_now(l) - relay.last_send >= RELAY_KEEPALIVE)
-		relay_queue(relay.keepalive);
+	if (loop_now(l) - last_send >= RELAY_KEEPALIVE)
+		hub_queue(hub.keepalive);
 	return RELAY_KEEPALIVE / 3;
 }
 
 static int64_t
-relay_poll(struct loop *l, void *arg)
+relay_tick(struct loop *l, void *arg)
 {
 	(void)arg;
-	client_sweep(loop_now(l));
+	client_tick(loop_now(l));
+	return MAIN_TICK_MS;
+}
+
+/* Once a second regardless of inotify: the log may have been rotated. */
+static int64_t
+relay_tail(struct loop *l, void *arg)
+{
+	(void)l;
+	(void)arg;
 	tail_check();
-	return MAIN_SWEEP_MS;
+	return MAIN_TAIL_MS;
 }
 
 static int64_t
@@ -275,33 +88,39 @@ relay_store_check(struct loop *l, void *arg)
 
 	(void)l;
 	(void)arg;
-	if ((ret = tail_store_check()) == DB_RUNRECOVERY)
-		relay_reopen();
-	else if (ret != 0)
+	if ((ret = tail_store_check()) != 0)
 		ch_log_warn("checking the store: %s", db_strerror(ret));
 	return MAIN_STORE_CHECK_MS;
 }
 
+/* The store's housekeeping: checkpoints (the relay is always running). */
 static int64_t
 relay_maintain(struct loop *l, void *arg)
 {
 	(void)l;
 	(void)arg;
-	if (ch_db_maintain(&relay.db, 1) == DB_RUNRECOVERY)
-		relay_reopen();
-	ch_log_debug("%u streams, %llu messages sent, %llu streams dropped",
-	    relay.nclients, (unsigned long long)relay.delivered,
-	    (unsigned long long)relay.dropped);
+	ch_db_maintain(&hub.db, 1);
+	ch_log_debug("%u streams, %llu messages, %llu read back for streams, "
+	    "%llu streams dropped", hub.nclients,
+	    (unsigned long long)hub.delivered, (unsigned long long)hub.paged,
+	    (unsigned long long)hub.dropped);
 	return MAIN_MAINTAIN_MS;
 }
 
-/* Before each sleep: send what this iteration produced, free the dead. */
+/* Before each sleep: send what this turn produced, free the dead. */
 static void
 relay_before_sleep(struct loop *l, void *arg)
 {
-	(void)l;
+	struct frame **f;
+	size_t n;
+
 	(void)arg;
-	relay_flush();
+	f = hub_batch(&n);
+	if (n > 0) {
+		client_broadcast(f, n);
+		hub_batch_done();
+		last_send = loop_now(l);
+	}
 	client_reap();
 }
 
@@ -319,6 +138,40 @@ relay_signal(struct loop *l, int fd, void *arg, int mask)
 		ch_log_info("signal %u: stopping", si.ssi_signo);
 		loop_stop(l);
 	}
+}
+
+/*
+ * The listening socket a supervisor holds for us (chatrd, or systemd's
+ * socket activation: LISTEN_PID and LISTEN_FDS, the first at fd 3), so
+ * that connections wait in its queue while the relay restarts.  -1 when
+ * none was passed.
+ */
+static int
+listen_inherited(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	unsigned int p, n;
+	int yes = 0, fl;
+	socklen_t sl = sizeof(yes);
+
+	if (pid == NULL || fds == NULL)
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (ch_cfg_parse_uint(pid, 1, 0x7fffffff, &p) != 0 ||
+	    (pid_t)p != getpid() || ch_cfg_parse_uint(fds, 1, 64, &n) != 0)
+		return -1;
+	if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &yes, &sl) != 0 || !yes) {
+		ch_log_err("fd 3 is not a listening socket");
+		return -1;
+	}
+	if ((fl = fcntl(3, F_GETFL)) < 0 || fcntl(3, F_SETFL,
+	    fl | O_NONBLOCK) != 0 || fcntl(3, F_SETFD, FD_CLOEXEC) != 0) {
+		ch_log_err("fd 3: %s", strerror(errno));
+		return -1;
+	}
+	return 3;
 }
 
 static int
@@ -405,7 +258,7 @@ listen_tcp_note(int fd)
 		ch_log_warn("getsockname: %s", strerror(errno));
 		return;
 	}
-	path = ch_xprintf("%s/run/relay.tcp", relay.cfg.var);
+	path = ch_xprintf("%s/run/relay.tcp", hub.cfg.var);
 	tmp = ch_xprintf("%s.tmp", path);
 	if ((f = fopen(tmp, "w")) == NULL ||
 	    fprintf(f, "%s:%u\n", addr, (unsigned)ntohs(sin.sin_port)) < 0 ||
@@ -432,9 +285,10 @@ main(int argc, char **argv)
 	sigset_t mask;
 	struct sigaction sa;
 	struct ch_buf dump = {0};
+	struct loop *loop = NULL;
 	const char *conf = NULL, *tcp = NULL;
 	char *cause = NULL;
-	int c, test = 0, sfd, ifd, i, status = 0;
+	int c, test = 0, sfd, ifd, i, status = 0, owned = 0;
 
 	ch_log_init("chatr-sse-relay");
 	while ((c = getopt(argc, argv, "c:l:t")) != -1) {
@@ -454,16 +308,16 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (ch_cfg_load(&relay.cfg, conf, &cause) != 0) {
+	if (ch_cfg_load(&hub.cfg, conf, &cause) != 0) {
 		ch_log_err("configuration: %s", cause);
 		free(cause);
 		return 1;
 	}
 	if (test) {
-		ch_cfg_dump(&relay.cfg, &dump);
+		ch_cfg_dump(&hub.cfg, &dump);
 		fputs(dump.data, stdout);
 		ch_buf_free(&dump);
-		ch_cfg_free(&relay.cfg);
+		ch_cfg_free(&hub.cfg);
 		return 0;
 	}
 
@@ -478,12 +332,12 @@ main(int argc, char **argv)
 		rl.rlim_cur = 1024;
 	if (rl.rlim_cur > 1048576)
 		rl.rlim_cur = 1048576;
-	if (rl.rlim_cur < (rlim_t)relay.cfg.streams_max + 64) {
+	if (rl.rlim_cur < (rlim_t)hub.cfg.streams_max + 64) {
 		ch_log_warn("only %llu descriptors: holding at most %llu "
 		    "streams, not CHATR_STREAMS_MAX (%u)",
 		    (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)rl.rlim_cur - 64, relay.cfg.streams_max);
-		relay.cfg.streams_max = (unsigned int)rl.rlim_cur - 64;
+		    (unsigned long long)rl.rlim_cur - 64, hub.cfg.streams_max);
+		hub.cfg.streams_max = (unsigned int)rl.rlim_cur - 64;
 	}
 
 	memset(&sa, 0, sizeof(sa));
@@ -502,28 +356,32 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	/* Stuck in one turn of the loop (a store lock of a dead process):
-	 * exit, and run.sh starts a fresh relay. */
-	ch_watchdog_start(relay.cfg.watchdog);
+	/* Stuck in one turn of the loop (a mutex of a process that died in
+	 * the store): exit, and chatrd starts a fresh relay. */
+	ch_watchdog_start(hub.cfg.watchdog);
 	ch_watchdog_busy();
-	if (ch_db_open(&relay.db, &relay.cfg, &cause) != 0) {
+	if (ch_db_open(&hub.db, &hub.cfg, &cause) != 0) {
 		ch_log_err("%s", cause);
 		free(cause);
 		return 1;
 	}
 	status = 1; /* until the loop runs */
 	listeners[0].fd = listeners[1].fd = -1;
-	if ((relay.loop = loop_new((int)rl.rlim_cur)) == NULL) {
+	if ((loop = loop_new((int)rl.rlim_cur)) == NULL) {
 		ch_log_err("epoll: %s", strerror(errno));
 		goto out;
 	}
-	client_init();
-	relay.keepalive = frame_raw(":\n\n", 3);
-	relay.last_send = loop_now(relay.loop);
+	client_init(loop);
+	hub.keepalive = frame_raw(":\n\n", 3);
+	last_send = loop_now(loop);
 
 	if ((ifd = tail_open()) < 0)
 		goto out;
-	listeners[0].fd = listen_unix(relay.cfg.relay_socket);
+	/* The front end's socket: held by a supervisor, or our own. */
+	if ((listeners[0].fd = listen_inherited()) < 0) {
+		listeners[0].fd = listen_unix(hub.cfg.relay_socket);
+		owned = 1;
+	}
 	listeners[0].trusted = 1;
 	if (listeners[0].fd < 0)
 		goto out;
@@ -536,50 +394,47 @@ main(int argc, char **argv)
 		listen_tcp_note(listeners[1].fd);
 	}
 	for (i = 0; i < nlisteners; i++)
-		if (loop_add(relay.loop, listeners[i].fd, LOOP_READ,
-		    client_accept, NULL, &listeners[i]) != 0) {
+		if (loop_add(loop, listeners[i].fd, LOOP_READ, client_accept,
+		    NULL, &listeners[i]) != 0) {
 			ch_log_err("epoll_ctl: %s", strerror(errno));
 			goto out;
 		}
-	if (loop_add(relay.loop, sfd, LOOP_READ, relay_signal, NULL, NULL) !=
-	    0 || loop_add(relay.loop, ifd, LOOP_READ, tail_event, NULL,
-	    NULL) != 0) {
+	if (loop_add(loop, sfd, LOOP_READ, relay_signal, NULL, NULL) != 0 ||
+	    loop_add(loop, ifd, LOOP_READ, tail_event, NULL, NULL) != 0) {
 		ch_log_err("epoll_ctl: %s", strerror(errno));
 		goto out;
 	}
-	loop_timer(relay.loop, 0, relay_stats, NULL);
-	loop_timer(relay.loop, RELAY_KEEPALIVE / 3, relay_keepalive, NULL);
-	loop_timer(relay.loop, MAIN_SWEEP_MS, relay_poll, NULL);
-	loop_timer(relay.loop, MAIN_STORE_CHECK_MS, relay_store_check, NULL);
-	loop_timer(relay.loop, MAIN_MAINTAIN_MS, relay_maintain, NULL);
-	loop_before_sleep(relay.loop, relay_before_sleep, NULL);
+	loop_timer(loop, 0, relay_stats, NULL);
+	loop_timer(loop, RELAY_KEEPALIVE / 3, relay_keepalive, NULL);
+	loop_timer(loop, MAIN_TICK_MS, relay_tick, NULL);
+	loop_timer(loop, MAIN_TAIL_MS, relay_tail, NULL);
+	loop_timer(loop, MAIN_STORE_CHECK_MS, relay_store_check, NULL);
+	loop_timer(loop, MAIN_MAINTAIN_MS, relay_maintain, NULL);
+	loop_before_sleep(loop, relay_before_sleep, NULL);
 
-	ch_log_info("listening on %s%s%s", relay.cfg.relay_socket,
+	ch_log_info("listening on %s%s%s%s", hub.cfg.relay_socket,
+	    owned ? "" : " (held by the supervisor)",
 	    tcp != NULL ? " and " : "", tcp != NULL ? tcp : "");
 	status = 0;
-	if (loop_run(relay.loop) != 0) {
+	if (loop_run(loop) != 0) {
 		ch_log_err("epoll_wait: %s", strerror(errno));
 		status = 1;
 	}
 
 out:
-	relay_flush();
 	client_close_all();
 	for (i = 0; i < 2; i++)
 		if (listeners[i].fd >= 0)
 			close(listeners[i].fd);
-	if (listeners[0].fd >= 0)
-		unlink(relay.cfg.relay_socket);
+	if (owned && listeners[0].fd >= 0)
+		unlink(hub.cfg.relay_socket);
 	tail_close();
-	ring_clear(&relay.ring);
-	frame_unref(relay.history);
-	frame_unref(relay.stats);
-	frame_unref(relay.keepalive);
-	free(relay.batch);
-	loop_free(relay.loop);
+	hub_free();
+	if (loop != NULL)
+		loop_free(loop);
 	close(sfd);
-	ch_db_close(&relay.db);
-	ch_cfg_free(&relay.cfg);
+	ch_db_close(&hub.db);
+	ch_cfg_free(&hub.cfg);
 	ch_log_info("stopped");
 	return status;
 }

@@ -7,12 +7,12 @@
  * old one is read to its end first, then the new one from its start; a
  * file that shrank (truncated) is read again from its start.
  *
- * Each complete line is one message object.  Ids only grow: a line at or
- * below the last id sent is a duplicate and is skipped; a line above the
- * next id means messages are missing from the log (a writer died between
- * its commit and its append), and they are read from the store first.  A
- * periodic look at the store's committed counter catches such a message
- * when no line follows it.
+ * Each complete line is one message object (ch_msg_parse_line).  Ids only
+ * grow: a line at or below the newest id received is a duplicate and is
+ * skipped; a line above the next id means messages are missing from the
+ * log (a poster died between its commit and its append), and they are
+ * read from the store first (hub_fill).  A periodic look at the store's
+ * committed counter catches such a message when no line follows it.
  */
 #include "config.h"
 
@@ -43,77 +43,29 @@ static struct {
 	char *dir;
 } tail = {-1, -1, -1, -1, 0, 0, 0, {NULL, 0, 0}, NULL};
 
-/* Deliver a stored message (ch_msg_range callback). */
-static int
-tail_stored(void *arg, uint64_t id, const char *json, size_t len)
-{
-	uint64_t *next = arg;
-
-	while (*next < id) {
-		ch_log_warn("message %llu is missing from the store",
-		    (unsigned long long)*next);
-		(*next)++;
-	}
-	if (id > relay.last_id)
-		relay_message(id, json, len);
-	*next = id + 1;
-	return 0;
-}
-
-/*
- * Send the stored messages after the last one sent, up to id upto, reading
- * without locks (they are all committed).  0 on success.
- */
-static int
-tail_fill(uint64_t upto)
-{
-	uint64_t next = relay.last_id + 1;
-	int ret, more;
-
-	if (upto <= relay.last_id)
-		return 0;
-	ret = ch_msg_range(&relay.db, NULL, relay.last_id, upto + 1,
-	    (unsigned int)(upto - relay.last_id), 0, DB_READ_UNCOMMITTED,
-	    tail_stored, &next, &more);
-	if (ret != 0) {
-		ch_log_err("reading messages from the store: %s",
-		    db_strerror(ret));
-		return -1;
-	}
-	return 0;
-}
-
 /* One complete line of the log. */
 static void
 tail_line(const char *line, size_t len)
 {
-	struct json_tokener *tok;
 	struct json_object *o;
-	const char *ids, *text;
-	unsigned long long id;
+	const char *text;
+	uint64_t id;
 	size_t tlen;
-	char *end;
 
 	if (len == 0)
 		return;
-	if ((tok = json_tokener_new()) == NULL)
-		ch_fatal("json_tokener_new failed");
-	o = json_tokener_parse_ex(tok, line, (int)len);
-	json_tokener_free(tok);
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    (ids = ch_json_str(o, "id", NULL)) == NULL ||
-	    *ids < '1' || *ids > '9' ||
-	    (id = strtoull(ids, &end, 10), *end != '\0')) {
+	if (ch_msg_parse_line(line, len, &id, &o) != 0) {
 		ch_log_warn("skipping a malformed line in the message log");
-		json_object_put(o);
 		return;
 	}
-	if (id > relay.last_id) {
-		if (id > relay.last_id + 1)
-			tail_fill(id - 1);
-		if (id > relay.last_id) {
+	if (id > hub.last_id) {
+		/* a gap: messages committed but not logged come first */
+		if (id > hub.last_id + 1 && hub_fill(id - 1) != 0)
+			ch_log_warn("message %llu waits for the store",
+			    (unsigned long long)id);
+		if (id > hub.last_id) {
 			text = ch_json_text(o, &tlen);
-			relay_message(id, text, tlen);
+			hub_message(id, text, tlen);
 		}
 	}
 	json_object_put(o);
@@ -177,9 +129,9 @@ tail_reopen(int at_end)
 	struct stat st;
 	int fd;
 
-	if ((fd = open(relay.cfg.msglog, O_RDONLY | O_CREAT | O_CLOEXEC,
+	if ((fd = open(hub.cfg.msglog, O_RDONLY | O_CREAT | O_CLOEXEC,
 	    0644)) < 0) {
-		ch_log_err("open %s: %s", relay.cfg.msglog, strerror(errno));
+		ch_log_err("open %s: %s", hub.cfg.msglog, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0) {
@@ -196,10 +148,10 @@ tail_reopen(int at_end)
 	tail.ino = st.st_ino;
 	tail.off = at_end ? st.st_size : 0;
 	ch_buf_reset(&tail.part);
-	tail.filewd = inotify_add_watch(tail.ifd, relay.cfg.msglog,
+	tail.filewd = inotify_add_watch(tail.ifd, hub.cfg.msglog,
 	    IN_MODIFY | IN_ATTRIB);
 	if (tail.filewd < 0)
-		ch_log_warn("inotify on %s: %s", relay.cfg.msglog,
+		ch_log_warn("inotify on %s: %s", hub.cfg.msglog,
 		    strerror(errno));
 	return 0;
 }
@@ -211,9 +163,9 @@ tail_check(void)
 	struct stat st;
 
 	tail_read();
-	if (stat(relay.cfg.msglog, &st) != 0) {
+	if (stat(hub.cfg.msglog, &st) != 0) {
 		if (errno != ENOENT)
-			ch_log_err("stat %s: %s", relay.cfg.msglog,
+			ch_log_err("stat %s: %s", hub.cfg.msglog,
 			    strerror(errno));
 		return; /* rotated away; wait for the writers' new file */
 	}
@@ -245,32 +197,37 @@ tail_event(struct loop *l, int fd, void *arg, int mask)
 	tail_check();
 }
 
+static int
+tail_counter_run(struct ch_db *db, DB_TXN *txn, void *arg)
+{
+	return ch_db_counter_get(db, txn, "messages", arg);
+}
+
+/* The committed counter: never waits for a poster's lock. */
+static const struct ch_txn counter_txn = {
+	.run = tail_counter_run,
+	.flags = DB_READ_COMMITTED,
+	.budget_ms = -1,
+};
+
 /*
- * Messages committed but not in the log (their writer died before it
- * appended): compare the store's committed counter with the last id sent.
- * Never waits for a lock.  0 on success or when busy.
+ * Messages committed but not in the log (their poster died before it
+ * appended, and no line followed): compare the store's committed counter
+ * with the newest message received.  0 on success or when busy.
  */
 int
 tail_store_check(void)
 {
-	DB_TXN *txn;
 	uint64_t n;
 	int ret;
 
-	if ((ret = ch_db_begin(&relay.db, &txn, DB_READ_COMMITTED |
-	    DB_TXN_NOWAIT)) != 0)
-		return ret;
-	ret = ch_db_counter_get(&relay.db, txn, "messages", &n);
-	if (ret == 0)
-		ret = ch_db_commit(txn, 0);
-	else
-		ch_db_abort(txn);
+	ret = ch_db_run(&hub.db, &counter_txn, &n);
 	if (ret == DB_LOCK_NOTGRANTED || ret == DB_LOCK_DEADLOCK)
 		return 0;
 	if (ret != 0)
 		return ret;
-	if (n > relay.last_id)
-		tail_fill(n);
+	if (n > hub.last_id)
+		hub_fill(n);
 	return 0;
 }
 
@@ -282,16 +239,19 @@ tail_store_check(void)
 int
 tail_open(void)
 {
-	DB_TXN *txn;
-	uint64_t n = 0, from;
+	static const struct ch_txn first_txn = {
+		.run = tail_counter_run,
+		.flags = DB_READ_COMMITTED,
+	};
+	uint64_t n = 0;
 	char *copy;
-	int ret;
+	int ret, try;
 
 	if ((tail.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
 		ch_log_err("inotify_init1: %s", strerror(errno));
 		return -1;
 	}
-	copy = ch_xstrdup(relay.cfg.msglog);
+	copy = ch_xstrdup(hub.cfg.msglog);
 	tail.dir = ch_xstrdup(dirname(copy));
 	free(copy);
 	tail.dirwd = inotify_add_watch(tail.ifd, tail.dir, IN_CREATE |
@@ -300,29 +260,21 @@ tail_open(void)
 		ch_log_warn("inotify on %s: %s", tail.dir, strerror(errno));
 	if (tail_reopen(1) != 0)
 		return -1;
-
-	for (;;) {
-		if ((ret = ch_db_begin(&relay.db, &txn, DB_READ_COMMITTED)) !=
-		    0)
-			break;
-		ret = ch_db_counter_get(&relay.db, txn, "messages", &n);
-		if (ret == 0)
-			ret = ch_db_commit(txn, 0);
-		else
-			ch_db_abort(txn);
-		if (!ch_db_retryable(ret))
-			break;
-	}
-	if (ret != 0) {
+	if ((ret = ch_db_run(&hub.db, &first_txn, &n)) != 0) {
 		ch_log_err("reading the message counter: %s", db_strerror(ret));
 		return -1;
 	}
-	from = n > RELAY_RING ? n - RELAY_RING : 0;
-	relay.last_id = from;
-	if (tail_fill(n) != 0)
-		return -1;
-	relay.last_id = n;
-	ch_log_info("following %s from message %llu", relay.cfg.msglog,
+	hub.last_id = n > RELAY_RING ? n - RELAY_RING : 0;
+	for (try = 0; hub.last_id < n; try++) {
+		if (hub_fill(n) == 0)
+			continue;
+		if (try == 1000) {
+			ch_log_err("cannot read the newest messages");
+			return -1;
+		}
+		ch_db_backoff(try); /* startup may wait a little */
+	}
+	ch_log_info("following %s from message %llu", hub.cfg.msglog,
 	    (unsigned long long)n);
 	return tail.ifd;
 }

@@ -2,8 +2,8 @@
 # needs, and an out-of-tree build.  POSIX sh.
 
 # Packages to build chatr, run it and test it.
-CHATR_PKGS_BUILD="autoconf automake make gcc pkgconf libfcgi-dev libjson-c-dev libdb5.3-dev libcurl4-openssl-dev libssl-dev"
-CHATR_PKGS_RUN="lighttpd curl procps:pkill"
+CHATR_PKGS_BUILD="autoconf automake make gcc pkgconf libfcgi-dev libjson-c-dev libdb5.3-dev libcurl4-openssl-dev libssl-dev libpsl-dev"
+CHATR_PKGS_RUN="lighttpd lighttpd-modules-lua curl procps:pkill"
 CHATR_PKGS_TEST="jq valgrind nodejs:node npm:npm"
 # For the browser test and the skills.md examples; their tests skip
 # (saying so) when these cannot be installed.

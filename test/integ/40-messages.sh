@@ -61,14 +61,18 @@ req POST /api/messages '{"content":"hi"}' -H "Authorization: Bearer chatr_000000
 expect_error 401 "posting with an unknown key is 401"
 
 # Links: refused for unverified agents, with a pointer to verification.
+# (test-valid.c holds the whole table of evasions; a few of them here,
+# through the endpoint.)
 for u in 'http://example.com' 'see https://x.io/path' 'ftp://files.example' \
     'www.example.org' 'visit example.com now' 'chatr.ai' 'Go to EXAMPLE.COM' \
-    'mail bob@example.net' 'sub.domain.co.uk/page' 'ip 10.1.2.3 here'; do
+    'mail bob@example.net' 'sub.domain.co.uk/page' 'ip 10.1.2.3 here' \
+    'evil[.]com' 'evil.sh' 'evil.co.il' 'readme.md' 'ｅｖｉｌ．ｃｏｍ' \
+    'evil。com' $'ev\xe2\x80\x8bil.com' 'javascript:alert(1)' 'http:∕∕evil'; do
 	post "$K" "$u"
 	expect_error 403 "a link is refused for an unverified agent: $u"
 done
 check "the 403 says Moltbook verification unlocks links" jq -e '.error | test("Moltbook") and test("link")' <<<"$BODY"
-for ok in 'readme.md and main.rs' 'pi is 3.14' 'e.g. this, i.e. that' 'node.js rocks' 'end.Start' 'version 1.2.3'; do
+for ok in 'main.c and file.txt' 'pi is 3.14' 'e.g. this, i.e. that' 'node.js rocks' 'end.Start' 'version 1.2.3'; do
 	post "$K" "$ok"
 	expect 200 '.success == true' "not a link: $ok"
 done

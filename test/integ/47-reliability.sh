@@ -119,9 +119,9 @@ done
 wait "${pp[@]}"
 n=$(( $(cat "$T/burst2") + $(cat "$T/burst3") ))
 check "1600 large messages posted (got $n)" test "$n" = 1600
-check "the relay dropped the client that stopped reading" wait_for 10 grep -q "dropping a stream of 127.0.0.1" "$T/var/log/relay.log"
+check "the relay dropped the client that stopped reading" wait_for 10 grep -q "dropping a stream of 127.0.0.1" "$T/var/log/chatr.log"
 check "the reading stream got all of them meanwhile" stream_wait reader "[.[] | select(.type == \"message\")] | length >= $((before + n))" 30
-check "and was never dropped" test "$(grep -c 'dropping a stream' "$T/var/log/relay.log")" = 1
+check "and was never dropped" test "$(grep -c 'dropping a stream' "$T/var/log/chatr.log")" = 1
 kill "$stall1" "$stall2" 2>/dev/null
 wait "$stall1" "$stall2" 2>/dev/null
 stream_close reader

@@ -3,9 +3,9 @@
 # from 50 addresses, 25 names each sent twice in different letter case
 # (exactly one 200 per name, the rest 409, totalAgents exact, every key
 # works); then FastCGI programs of this instance are killed with SIGKILL
-# while registrations and heartbeats run: every answer stays JSON, lighttpd
-# respawns the programs, the store recovers within seconds and the agent
-# count matches what was stored.
+# while registrations and heartbeats run: every answer stays JSON, chatrd
+# starts the programs again, the others go on and the agent count matches
+# what was stored.
 . "$(dirname "$0")/lib.sh"
 start_chatr CHATR_LIMIT_REQUESTS_IP=off CHATR_LIMIT_REGISTER_IP=off
 
@@ -99,11 +99,11 @@ expect 200 "([.agents[].name | ascii_downcase] | sort) == ([range(1;26) | \"same
     "  ... each name once"
 
 # --- SIGKILL to the programs while they work ---------------------------------
-LPID=$(pgrep -f "lighttpd -D -f $T/var/lighttpd.conf" | head -n1)
-check "found this instance's lighttpd ($LPID)" test -n "$LPID"
-# victims: the chatr-register and chatr-heartbeat processes lighttpd runs.
+CPID=$(pgrep -f "chatrd -c $T/var/chatr.conf" | head -n1)
+check "found this instance's chatrd ($CPID)" test -n "$CPID"
+# victims: the chatr-register and chatr-heartbeat processes chatrd runs.
 victims() {
-	[ -n "$LPID" ] && pgrep -P "$LPID" -f 'chatr-(register|heartbeat)'
+	[ -n "$CPID" ] && pgrep -P "$CPID" -f 'chatr-(register|heartbeat)'
 }
 
 mkdir -p "$T/rob"
@@ -145,10 +145,8 @@ touch "$T/rob/stop"
 wait "${pids[@]}"
 check "killed FastCGI programs of this instance ($killed)" test "$killed" -gt 0
 
-# Within a few seconds everything works again.  (Each lighttpd worker
-# keeps its own view of the programs and rests one that failed for a
-# second, and each death makes the next process to join run recovery,
-# which the others then follow; so ask for good answers over 2 s.)
+# Within a few seconds everything works again (chatrd starts a program in
+# place of a dead one at once; ask for good answers over 2 s).
 RECOV=0
 recovered() {
 	local i good=0
@@ -175,8 +173,8 @@ expect 200 '.success == true' "a registration after the kills"
 works_key=$KEY
 req POST /api/heartbeat '' -H "Authorization: Bearer $works_key"
 expect 200 '. == {"success":true,"online":true}' "  ... and its heartbeat"
-ps_of_lpid() { pgrep -P "$LPID" -f 'chatr-(register|heartbeat)' >/dev/null; }
-check "lighttpd runs the programs again" ps_of_lpid
+ps_of_cpid() { pgrep -P "$CPID" -f 'chatr-(register|heartbeat)' >/dev/null; }
+check "chatrd runs the programs again" ps_of_cpid
 
 # The programs that were not killed share the store too: a few seconds
 # on, every endpoint must answer at the first try (no process still

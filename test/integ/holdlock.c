@@ -1,26 +1,33 @@
 /*
- * holdlock.c -- play a chatr process that dies in the middle of a
- * transaction.  Used by 72-stuck.sh.
+ * holdlock.c -- play a chatr process that dies at a bad moment.  Used by
+ * 72-stuck.sh.
  *
- *   holdlock hold   join the store, write a record into agents.db in a
- *                   transaction that is never committed, print "locked",
- *                   then read the record in a second transaction, which
- *                   waits for the first for ever: the process now sits
- *                   inside Berkeley DB, holding a lock every reader of
- *                   that page waits for.  The test kills it with SIGKILL
- *                   there, so that failchk() cannot clean up after it and
- *                   the store needs recovery.
- *   holdlock idle   the same write, then sleep outside Berkeley DB: a
- *                   death there needs no recovery, only someone to notice.
- *   holdlock open   join the store and leave, as a FastCGI process that
- *                   lighttpd starts in place of a dead one does; joining
- *                   after a death runs recovery (DB_REGISTER).
+ *   holdlock idle       join the store, write a record into agents.db in a
+ *                       transaction that is never committed, print
+ *                       "locked", then sleep outside Berkeley DB: a death
+ *                       there leaves only the transaction and its locks,
+ *                       which failchk frees.
+ *   holdlock inside     join the store, take a mutex of its own, print
+ *                       "locked ID", then take it again: the process now
+ *                       sits inside Berkeley DB holding a mutex, and a
+ *                       death there needs recovery.
+ *   holdlock waiter ID  join the store and wait for mutex ID (inside
+ *                       Berkeley DB, as a process waits for one a dead
+ *                       process held); its watchdog ends it once the store
+ *                       is recovered under it.
+ *   holdlock registry   hold the store's registry lock without joining
+ *                       (as a process stuck while joining does): nobody
+ *                       can join the store meanwhile.
+ *   holdlock open       join the store and leave, as a program that chatrd
+ *                       starts in place of a dead one does.
  *
  * The configuration comes from CHATR_CONFIG and CHATR_* as for every chatr
- * program.
+ * program; the watchdog runs (CHATR_WATCHDOG).
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,25 +35,58 @@
 
 #include "chatr.h"
 
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: holdlock idle|inside|waiter ID|registry|open\n");
+	exit(2);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ch_cfg cfg;
 	struct ch_db db;
-	DB_TXN *txn, *txn2;
+	struct flock fl;
+	DB_TXN *txn;
 	DBT key, data;
-	char k[] = "holdlock", v[] = "x";
+	db_mutex_t m;
+	char k[] = "holdlock", v[] = "x", *path;
 	char *cause = NULL;
-	int ret;
+	int ret, fd;
 
 	ch_log_init("holdlock");
-	if (argc != 2 || (strcmp(argv[1], "hold") != 0 &&
-	    strcmp(argv[1], "idle") != 0 && strcmp(argv[1], "open") != 0)) {
-		fprintf(stderr, "usage: holdlock hold|idle|open\n");
-		return 2;
+	if (argc < 2)
+		usage();
+	if (ch_cfg_load(&cfg, NULL, &cause) != 0) {
+		fprintf(stderr, "holdlock: %s\n", cause);
+		return 1;
 	}
-	if (ch_cfg_load(&cfg, NULL, &cause) != 0 ||
-	    ch_db_open(&db, &cfg, &cause) != 0) {
+	ch_watchdog_start(cfg.watchdog);
+	ch_watchdog_busy();
+	if (strcmp(argv[1], "registry") == 0) {
+		path = ch_xprintf("%s/__db.register", cfg.db_home);
+		if ((fd = open(path, O_RDWR)) < 0) {
+			fprintf(stderr, "holdlock: %s: %s\n", path,
+			    strerror(errno));
+			return 1;
+		}
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = 1;
+		fl.l_len = 1;
+		if (fcntl(fd, F_SETLKW, &fl) != 0) {
+			fprintf(stderr, "holdlock: fcntl: %s\n", strerror(errno));
+			return 1;
+		}
+		printf("locked\n");
+		fflush(stdout);
+		ch_watchdog_idle();
+		for (;;)
+			pause();
+	}
+	if (ch_db_open(&db, &cfg, &cause) != 0) {
 		fprintf(stderr, "holdlock: %s\n", cause);
 		free(cause);
 		return 1;
@@ -57,35 +97,48 @@ main(int argc, char **argv)
 		printf("opened\n");
 		return 0;
 	}
-	if ((ret = ch_db_begin(&db, &txn, 0)) != 0) {
-		fprintf(stderr, "holdlock: begin: %s\n", db_strerror(ret));
-		return 1;
-	}
-	memset(&key, 0, sizeof(key));
-	memset(&data, 0, sizeof(data));
-	key.data = k;
-	key.size = sizeof(k) - 1;
-	data.data = v;
-	data.size = sizeof(v) - 1;
-	if ((ret = db.agents->put(db.agents, txn, &key, &data, 0)) != 0) {
-		fprintf(stderr, "holdlock: put: %s\n", db_strerror(ret));
-		return 1;
-	}
-	printf("locked\n");
-	fflush(stdout);
-	if (strcmp(argv[1], "idle") == 0)
+	if (strcmp(argv[1], "idle") == 0) {
+		if ((ret = ch_db_begin(&db, &txn, 0)) != 0) {
+			fprintf(stderr, "holdlock: begin: %s\n",
+			    db_strerror(ret));
+			return 1;
+		}
+		ch_db_dbt(&key, k, sizeof(k) - 1);
+		ch_db_dbt(&data, v, sizeof(v) - 1);
+		if ((ret = db.agents->put(db.agents, txn, &key, &data, 0)) !=
+		    0) {
+			fprintf(stderr, "holdlock: put: %s\n", db_strerror(ret));
+			return 1;
+		}
+		printf("locked\n");
+		fflush(stdout);
+		ch_watchdog_idle();
 		for (;;)
 			pause();
-	if ((ret = ch_db_begin(&db, &txn2, 0)) != 0 ||
-	    (ret = txn2->set_timeout(txn2, 0, DB_SET_LOCK_TIMEOUT)) != 0) {
-		fprintf(stderr, "holdlock: begin: %s\n", db_strerror(ret));
+	}
+	if (strcmp(argv[1], "inside") == 0) {
+		if ((ret = db.env->mutex_alloc(db.env, 0, &m)) != 0 ||
+		    (ret = db.env->mutex_lock(db.env, m)) != 0) {
+			fprintf(stderr, "holdlock: mutex: %s\n",
+			    db_strerror(ret));
+			return 1;
+		}
+		printf("locked %lu\n", (unsigned long)m);
+		fflush(stdout);
+		ch_watchdog_idle(); /* only the test ends this one */
+		ret = db.env->mutex_lock(db.env, m); /* never returns */
+		fprintf(stderr, "holdlock: the second lock ended: %s\n",
+		    db_strerror(ret));
 		return 1;
 	}
-	for (;;) {
-		memset(&data, 0, sizeof(data));
-		ret = db.agents->get(db.agents, txn2, &key, &data, 0);
-		fprintf(stderr, "holdlock: the second read ended: %s\n",
+	if (strcmp(argv[1], "waiter") == 0 && argc == 3) {
+		m = (db_mutex_t)strtoul(argv[2], NULL, 10);
+		printf("waiting\n");
+		fflush(stdout);
+		ret = db.env->mutex_lock(db.env, m);
+		fprintf(stderr, "holdlock: the wait ended: %s\n",
 		    db_strerror(ret));
-		sleep(1);
+		return 1;
 	}
+	usage();
 }

@@ -126,7 +126,7 @@ hit(const char *subject, const struct ch_limit *l, int64_t now,
 	*retry = 0;
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	ret = ch_limit_hit(&db, txn, subject, l, now, retry);
+	ret = ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, subject, l, now, retry);
 	if (ret != 0 && ret != CH_LIMITED) {
 		ch_db_abort(txn);
 		return ret;
@@ -147,7 +147,7 @@ check(const char *subject, const struct ch_limit *l, int64_t now,
 	*retry = 0;
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	ret = ch_limit_check(&db, txn, subject, l, now, retry);
+	ret = ch_limit_check(&db, txn, CH_LIMIT_REQUESTS, subject, l, now, retry);
 	if (ret != 0 && ret != CH_LIMITED) {
 		ch_db_abort(txn);
 		return ret;
@@ -167,23 +167,25 @@ probe(const char *subject, const struct ch_limit *l, int64_t now)
 
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	ret = ch_limit_check(&db, txn, subject, l, now, &retry);
+	ret = ch_limit_check(&db, txn, CH_LIMIT_REQUESTS, subject, l, now, &retry);
 	ch_db_abort(txn);
 	return ret;
 }
 
-/* The size of subject's record, or -1 if it has none. */
+/* The size of subject's record (a request limit), or -1 if it has none. */
 static long
 record_size(const char *subject)
 {
+	char k[128];
 	DBT key, data;
 	long size;
 	int ret;
 
+	snprintf(k, sizeof(k), "r:%s", subject);
 	memset(&key, 0, sizeof(key));
 	memset(&data, 0, sizeof(data));
-	key.data = (void *)subject;
-	key.size = (uint32_t)strlen(subject);
+	key.data = k;
+	key.size = (uint32_t)strlen(k);
 	data.flags = DB_DBT_MALLOC;
 	ret = db.limits->get(db.limits, NULL, &key, &data, 0);
 	if (ret != 0)
@@ -334,7 +336,7 @@ test_off(void)
 	if (r != 0)
 		return;
 	for (i = 0; i < 1000; i++)
-		if (ch_limit_hit(&db, txn, "ip:e", &l, T0, &retry) != 0)
+		if (ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, "ip:e", &l, T0, &retry) != 0)
 			bad++;
 	r = ch_db_commit(txn, 0);
 	CHECK(r == 0, "off: commit");
@@ -399,7 +401,7 @@ test_large(void)
 			break;
 		}
 		for (j = 0; j < 1000; j++) {
-			r = ch_limit_hit(&db, txn, "big", &l, T0 +
+			r = ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, "big", &l, T0 +
 			    (int64_t)(i * 1000 + j) * 59000 / 100000, &retry);
 			if (r == CH_LIMITED)
 				bad++;
@@ -557,8 +559,8 @@ test_corrupt(void)
 
 	memset(&key, 0, sizeof(key));
 	memset(&data, 0, sizeof(data));
-	key.data = (void *)"corrupt";
-	key.size = 7;
+	key.data = (void *)"r:corrupt";
+	key.size = 9;
 	data.data = (void *)"garbage";
 	data.size = 7;
 	r = db.limits->put(db.limits, NULL, &key, &data, 0);

@@ -2,8 +2,9 @@
  * test-valid.c -- unit tests of common/valid.c: ch_valid_fields against a
  * field table (required and optional fields, strings only, lengths in
  * characters, not bytes, the check function, the cause sentences and the
- * values handed back) and the name rules ch_valid_name and
- * ch_valid_mbname.
+ * values handed back), the name rules ch_valid_name and ch_valid_mbname,
+ * avatars and X handles, and link detection (ch_valid_has_url) over a
+ * table of the evasions found in review and of text that must still pass.
  */
 #include "config.h"
 
@@ -354,6 +355,103 @@ test_names(void)
 	    "elsewhere)");
 }
 
+/* Links, and text that must stay postable by an unverified agent. */
+static void
+test_links(void)
+{
+	static const char *links[] = {
+		/* plain */
+		"http://example.com", "see https://x.io/path",
+		"ftp://files.example", "www.example.org",
+		"visit example.com now", "chatr.ai", "Go to EXAMPLE.COM",
+		"mail bob@example.net", "sub.domain.co.uk/page",
+		"ip 10.1.2.3 here",
+		/* defanged dots */
+		"evil[.]com", "evil(.)com", "evil{.}com", "evil[dot]com",
+		/* every top-level domain, file extensions among them */
+		"evil.sh", "evil.it", "evil.in", "evil.cz", "evil.pl",
+		"evil.onion", "evil.co.il", "readme.md", "app.py",
+		"evil.xn--p1ai", "\xd1\x81\xd0\xb0\xd0\xb9\xd1\x82.\xd1\x80\xd1\x84",
+		/* compatibility forms */
+		"\xef\xbd\x85\xef\xbd\x96\xef\xbd\x89\xef\xbd\x8c\xef\xbc\x8e"
+		"\xef\xbd\x83\xef\xbd\x8f\xef\xbd\x8d",	/* full-width evil.com */
+		"evil\xe3\x80\x82" "com",		/* ideographic full stop */
+		"evil\xef\xbd\xa1" "com",		/* half-width ideographic */
+		"evil\xe2\x80\xa4" "com",		/* one dot leader */
+		"\xf0\x9d\x90\x9e\xf0\x9d\x90\xaf\xf0\x9d\x90\xa2"
+		"\xf0\x9d\x90\xa5.com",		/* mathematical bold evil */
+		"\xd0\xb5vil.\xd1\x81\xd0\xbem",	/* Cyrillic e, c and o */
+		/* invisible characters inside a name */
+		"ev\xe2\x80\x8bil.com", "evil\xe2\x80\x8b.com",
+		"evil.\xe2\x80\x8d" "com", "ev\xc2\xadil.com",
+		"evil.c\xef\xbb\xbfom",
+		/* schemes */
+		"javascript:alert(1)", "JavaScript:alert(1)",
+		"data:text/html,<b>", "vbscript:msgbox",
+		"http:\xe2\x88\x95\xe2\x88\x95" "evil",	/* division slashes */
+		"http\xef\xbc\x9a//evil",		/* full-width colon */
+		"hxxp://evil", "x://y",
+	};
+	static const char *plain[] = {
+		"Hello world. How are you?", "pi is 3.14", "version 1.2.3",
+		"e.g. this, i.e. that", "The U.S. economy", "wait...what",
+		"node.js rocks", "main.c and file.txt", "end.Start",
+		"note: this matters", "ratio 3:1 at 10:30", "a/b testing",
+		"and/or", "\xf0\x9f\xa6\x9e party", "c++ and c#",
+		"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x80\x82"
+		"\xe6\xac\xa1\xe3\x81\xae\xe6\x96\x87",	/* Japanese sentences */
+		"col\xc2\xb7lecci\xc3\xb3",	/* Catalan middle dot */
+		"10.0.1 is not an address", "smile :) ok", "1.2.3.4.5 build",
+		"Mr.Smith and St.Louis", "file:line", "data: see below",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		CHECK(ch_valid_has_url(links[i], strlen(links[i])),
+		    "links: a link: %s", links[i]);
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		CHECK(!ch_valid_has_url(plain[i], strlen(plain[i])),
+		    "links: not a link: %s", plain[i]);
+}
+
+/* Avatars refuse bidirectional controls; X handles are handles. */
+static void
+test_avatars(void)
+{
+	static const char *good[] = {
+		"\xf0\x9f\xa4\x96", "\xf0\x9f\xa6\x9e\xe2\x80\x8d\xf0\x9f\x94\xa5", "ab",
+		"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", "tab\there",
+	};
+	static const char *bad[] = {
+		"a\xe2\x80\xae" "b", "\xe2\x80\xaa", "\xe2\x80\xab", "\xe2\x80\xac",
+		"\xe2\x80\xad", "\xe2\x81\xa6x", "\xe2\x81\xa7", "\xe2\x81\xa8",
+		"x\xe2\x81\xa9",
+	};
+	static const char *handles[] = {"jack", "A_1", "x", "abcdefghijklmno"};
+	static const char *badhandles[] = {
+		"", "abcdefghijklmnop", "a b", "a\xff", "<b>", "@x", "a-b",
+		"\xc3\xa9",
+	};
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(ch_valid_avatar(good[i], strlen(good[i]), &why) == 0,
+		    "avatar: %zu is allowed", i);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		CHECK(ch_valid_avatar(bad[i], strlen(bad[i]), &why) == -1 &&
+		    why != NULL, "avatar: bidirectional control %zu is refused",
+		    i);
+	}
+	for (i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
+		CHECK(ch_valid_xhandle(handles[i], strlen(handles[i]),
+		    &why) == 0, "xhandle: %s is a handle", handles[i]);
+	for (i = 0; i < sizeof(badhandles) / sizeof(badhandles[0]); i++)
+		CHECK(ch_valid_xhandle(badhandles[i], strlen(badhandles[i]),
+		    &why) == -1, "xhandle: bad handle %zu is refused", i);
+}
+
 /* Run every case and print the TAP plan; 0 if all passed. */
 int
 main(void)
@@ -362,5 +460,7 @@ main(void)
 	test_fields_chars();
 	test_fields_bad();
 	test_names();
+	test_links();
+	test_avatars();
 	return tap_done();
 }

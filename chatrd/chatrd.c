@@ -1,0 +1,518 @@
+/*
+ * chatrd -- holds chatr's listening sockets and keeps its programs running.
+ *
+ * For each FastCGI endpoint it makes one Unix socket,
+ * $CHATR_VAR/run/<name>.sock, and starts N copies of chatr-<name> that all
+ * accept on it (the socket is their fd 0, as FastCGI has it).  For the
+ * relay it makes $CHATR_VAR/run/relay.sock and passes it as fd 3 with
+ * LISTEN_FDS=1 (systemd's socket-activation protocol).  The front end
+ * (lighttpd, Apache) connects to these sockets; it never starts programs.
+ *
+ * Because chatrd, not the program, holds each socket, a program's death
+ * costs only the request it was serving: the other copies keep accepting,
+ * new connections wait in the socket's queue, and chatrd starts a
+ * replacement at once (after a death by a signal from outside, or a
+ * watchdog exit; a program that fails on its own right after starting is
+ * started again with a growing pause, up to 5 s).  The replacement joins
+ * the store, which runs failchk for the dead one (common/db.c).
+ *
+ * SIGTERM or SIGINT: stop every program (SIGTERM, then SIGKILL after 5 s),
+ * remove the sockets, exit.  SIGHUP: restart every program, one at a time
+ * per endpoint, keeping the sockets (after a change of settings).
+ *
+ * usage: chatrd [-c config] [-b fcgi-dir] [-r relay] [-l address:port]
+ *               [-w wrapper]
+ */
+#include "config.h"
+
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chatr.h"
+
+#ifndef CH_LIBEXECDIR
+#define CH_LIBEXECDIR "/usr/local/libexec/chatr"
+#endif
+#ifndef CH_SBINDIR
+#define CH_SBINDIR "/usr/local/sbin"
+#endif
+
+#define MAX_PROCS 64
+#define MAX_WRAP 32
+#define STOP_WAIT_MS 5000
+#define QUICK_MS 1000	    /* a program that fails within this ... */
+#define PAUSE_MAX_MS 5000   /* ... starts again after a pause up to this */
+
+/* The programs, and how many copies of each run by default. */
+static const struct {
+	const char *name;
+	unsigned int procs;
+	int relay;
+} progs[] = {
+	{"register", 2, 0},
+	{"heartbeat", 2, 0},
+	{"disconnect", 1, 0},
+	{"messages", 4, 0},
+	{"verify-start", 1, 0},
+	/* each Moltbook lookup may take 10 s */
+	{"verify-complete", 4, 0},
+	{"agents", 2, 0},
+	{"notfound", 1, 0},
+	{"sse-relay", 1, 1},
+};
+#define NPROGS (sizeof(progs) / sizeof(progs[0]))
+
+struct slot {
+	pid_t pid;	    /* 0: not running */
+	int64_t started;    /* monotonic ms */
+	int64_t start_at;   /* when to start it again (0: now) */
+	unsigned int quick; /* failures in a row right after starting */
+	int restart;	    /* SIGHUP: replace it */
+};
+
+static struct {
+	char *path;	  /* the program */
+	char *sock;	  /* its socket */
+	int fd;		  /* the listening socket */
+	ino_t ino;	  /* of the socket's path, as made */
+	unsigned int n;	  /* copies */
+	struct slot slot[MAX_PROCS];
+} table[NPROGS];
+
+static struct ch_cfg cfg;
+static const char *confpath;
+static char *wrap[MAX_WRAP + 1];
+static size_t nwrap;
+static const char *relay_tcp;
+static int stopping;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: chatrd [-c config] [-b fcgi-dir] [-r relay] "
+	    "[-l address:port] [-w wrapper]\n");
+	exit(2);
+}
+
+/* Listen on a fresh Unix socket at path (mode 0660); its inode in *ino. */
+static int
+listen_at(const char *path, ino_t *ino)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		ch_log_err("socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		ch_log_err("socket: %s", strerror(errno));
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT)
+		ch_log_warn("unlink %s: %s", path, strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(path, 0660) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	    stat(path, &st) != 0) {
+		ch_log_err("listening on %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*ino = st.st_ino;
+	return fd;
+}
+
+/* In the child: make fd the program's socket and run it; never returns. */
+static void __attribute__((noreturn))
+child(size_t p, pid_t parent)
+{
+	char *argv[MAX_WRAP + 8], env[64];
+	sigset_t none;
+	size_t i, n = 0;
+	int target = progs[p].relay ? 3 : 0, fd;
+
+	/* Die with chatrd, so no program outlives its sockets' keeper. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		ch_log_warn("PR_SET_PDEATHSIG: %s", strerror(errno));
+	if (getppid() != parent)
+		_exit(0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(table[p].fd, target) < 0)
+		_exit(127);
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (target != 0)
+			dup2(fd, 0);
+		close(fd);
+	}
+	for (fd = target + 1; fd < 1024; fd++)
+		if (fd != STDOUT_FILENO && fd != STDERR_FILENO)
+			close(fd);
+	if (progs[p].relay) {
+		snprintf(env, sizeof(env), "%ld", (long)getpid());
+		if (setenv("LISTEN_PID", env, 1) != 0 ||
+		    setenv("LISTEN_FDS", "1", 1) != 0)
+			_exit(127);
+	}
+	for (i = 0; i < nwrap; i++)
+		argv[n++] = wrap[i];
+	argv[n++] = table[p].path;
+	argv[n++] = (char *)"-c";
+	argv[n++] = (char *)confpath;
+	if (progs[p].relay && relay_tcp != NULL) {
+		argv[n++] = (char *)"-l";
+		argv[n++] = (char *)relay_tcp;
+	}
+	argv[n] = NULL;
+	execv(argv[0], argv);
+	fprintf(stderr, "chatrd: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+static void
+start(size_t p, unsigned int i)
+{
+	struct slot *s = &table[p].slot[i];
+	pid_t pid, parent = getpid();
+
+	if ((pid = fork()) < 0) {
+		ch_log_err("fork: %s", strerror(errno));
+		s->start_at = ch_time_mono_ms() + 1000;
+		return;
+	}
+	if (pid == 0)
+		child(p, parent);
+	s->pid = pid;
+	s->started = ch_time_mono_ms();
+	s->start_at = 0;
+	s->restart = 0;
+}
+
+/* Slot of a child that ended, or NULL. */
+static struct slot *
+find(pid_t pid, size_t *pp)
+{
+	size_t p;
+	unsigned int i;
+
+	for (p = 0; p < NPROGS; p++)
+		for (i = 0; i < table[p].n; i++)
+			if (table[p].slot[i].pid == pid) {
+				*pp = p;
+				return &table[p].slot[i];
+			}
+	return NULL;
+}
+
+/* A child ended: say how, and when to start it again. */
+static void
+ended(pid_t pid, int status)
+{
+	struct slot *s;
+	int64_t now = ch_time_mono_ms(), pause;
+	size_t p;
+	int outside;
+
+	if ((s = find(pid, &p)) == NULL)
+		return;
+	s->pid = 0;
+	if (stopping)
+		return;
+	/* Killed from outside, or by its watchdog: not its own failure. */
+	outside = (WIFSIGNALED(status) && (WTERMSIG(status) == SIGKILL ||
+	    WTERMSIG(status) == SIGTERM)) || (WIFEXITED(status) &&
+	    (WEXITSTATUS(status) == CH_EXIT_STUCK ||
+	    WEXITSTATUS(status) == 0));
+	if (WIFSIGNALED(status))
+		ch_log_warn("chatr-%s[%ld] was killed by signal %d; starting "
+		    "another", progs[p].name, (long)pid, WTERMSIG(status));
+	else
+		ch_log_warn("chatr-%s[%ld] exited with status %d; starting "
+		    "another", progs[p].name, (long)pid, WEXITSTATUS(status));
+	if (outside || s->restart || now - s->started >= QUICK_MS) {
+		s->quick = 0;
+		s->start_at = 0;
+		return;
+	}
+	s->quick++;
+	pause = 100LL << (s->quick < 6 ? s->quick - 1 : 5);
+	if (pause > PAUSE_MAX_MS)
+		pause = PAUSE_MAX_MS;
+	ch_log_warn("chatr-%s keeps failing; next try in %lld ms",
+	    progs[p].name, (long long)pause);
+	s->start_at = now + pause;
+}
+
+/* Start what is due; the time until the next is due (-1: none). */
+static int
+due(void)
+{
+	int64_t now = ch_time_mono_ms(), wait = -1, w;
+	size_t p;
+	unsigned int i;
+
+	for (p = 0; p < NPROGS; p++)
+		for (i = 0; i < table[p].n; i++) {
+			struct slot *s = &table[p].slot[i];
+			if (s->pid != 0)
+				continue;
+			if (s->start_at <= now) {
+				start(p, i);
+				continue;
+			}
+			w = s->start_at - now;
+			if (wait < 0 || w < wait)
+				wait = w;
+		}
+	return wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+/*
+ * SIGHUP: replace the programs, one copy of each endpoint at a time (the
+ * next once the one before is back), so an endpoint always has one.
+ */
+static void
+restart_step(void)
+{
+	size_t p;
+	unsigned int i;
+
+	for (p = 0; p < NPROGS; p++) {
+		for (i = 0; i < table[p].n; i++)
+			if (table[p].slot[i].pid == 0)
+				break;
+		if (i < table[p].n)
+			continue; /* one is being replaced */
+		for (i = 0; i < table[p].n; i++)
+			if (table[p].slot[i].restart) {
+				kill(table[p].slot[i].pid, SIGTERM);
+				break;
+			}
+	}
+}
+
+static int
+running(void)
+{
+	size_t p;
+	unsigned int i;
+	int n = 0;
+
+	for (p = 0; p < NPROGS; p++)
+		for (i = 0; i < table[p].n; i++)
+			n += table[p].slot[i].pid != 0;
+	return n;
+}
+
+static void
+reap(void)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		ended(pid, status);
+}
+
+/* Stop every program: SIGTERM, then SIGKILL after STOP_WAIT_MS. */
+static void
+stop_all(void)
+{
+	int64_t until;
+	size_t p;
+	unsigned int i;
+
+	stopping = 1;
+	for (p = 0; p < NPROGS; p++)
+		for (i = 0; i < table[p].n; i++)
+			if (table[p].slot[i].pid != 0)
+				kill(table[p].slot[i].pid, SIGTERM);
+	until = ch_time_mono_ms() + STOP_WAIT_MS;
+	while (running() > 0 && ch_time_mono_ms() < until) {
+		poll(NULL, 0, 20);
+		reap();
+	}
+	for (p = 0; p < NPROGS; p++)
+		for (i = 0; i < table[p].n; i++)
+			if (table[p].slot[i].pid != 0) {
+				ch_log_warn("chatr-%s[%ld] did not stop; killing "
+				    "it", progs[p].name,
+				    (long)table[p].slot[i].pid);
+				kill(table[p].slot[i].pid, SIGKILL);
+			}
+	while (running() > 0) {
+		poll(NULL, 0, 20);
+		reap();
+	}
+}
+
+/* Split the wrapper command at blanks (no shell is involved). */
+static void
+split_wrapper(char *w)
+{
+	char *tok;
+
+	for (tok = strtok(w, " \t"); tok != NULL && nwrap < MAX_WRAP;
+	    tok = strtok(NULL, " \t"))
+		wrap[nwrap++] = tok;
+	wrap[nwrap] = NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd;
+	struct stat st;
+	sigset_t mask;
+	const char *fcgidir = CH_LIBEXECDIR, *relay = NULL;
+	char *cause = NULL, *w = NULL;
+	size_t p;
+	unsigned int i;
+	int c, sfd, timeout, status = 1;
+
+	ch_log_init("chatrd");
+	while ((c = getopt(argc, argv, "b:c:l:r:w:")) != -1) {
+		switch (c) {
+		case 'b':
+			fcgidir = optarg;
+			break;
+		case 'c':
+			confpath = optarg;
+			break;
+		case 'l':
+			relay_tcp = optarg;
+			break;
+		case 'r':
+			relay = optarg;
+			break;
+		case 'w':
+			w = ch_xstrdup(optarg);
+			split_wrapper(w);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (ch_cfg_load(&cfg, confpath, &cause) != 0) {
+		ch_log_err("configuration: %s", cause);
+		free(cause);
+		return 1;
+	}
+	if (confpath == NULL)
+		confpath = getenv("CHATR_CONFIG") != NULL &&
+		    *getenv("CHATR_CONFIG") != '\0' ? getenv("CHATR_CONFIG") :
+		    CH_SYSCONFDIR "/chatr.conf";
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 ||
+	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+		ch_log_err("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Every socket first, so the front end can connect at once. */
+	for (p = 0; p < NPROGS; p++) {
+		table[p].fd = -1;
+		if (progs[p].relay) {
+			table[p].path = relay != NULL ? ch_xstrdup(relay) :
+			    ch_xstrdup(CH_SBINDIR "/chatr-sse-relay");
+			table[p].sock = ch_xstrdup(cfg.relay_socket);
+			table[p].n = 1;
+		} else {
+			table[p].path = ch_xprintf("%s/chatr-%s", fcgidir,
+			    progs[p].name);
+			table[p].sock = ch_xprintf("%s/run/%s.sock", cfg.var,
+			    progs[p].name);
+			table[p].n = cfg.procs > 0 ? cfg.procs :
+			    progs[p].procs;
+		}
+		if (table[p].n > MAX_PROCS)
+			table[p].n = MAX_PROCS;
+		if (access(table[p].path, X_OK) != 0) {
+			ch_log_err("%s: %s", table[p].path, strerror(errno));
+			goto out;
+		}
+		if ((table[p].fd = listen_at(table[p].sock, &table[p].ino)) < 0)
+			goto out;
+	}
+	for (p = 0; p < NPROGS; p++)
+		for (i = 0; i < table[p].n; i++)
+			start(p, i);
+	ch_log_info("running %zu programs on their sockets in %s/run",
+	    NPROGS, cfg.var);
+
+	status = 0;
+	for (;;) {
+		timeout = due();
+		pfd.fd = sfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+			ch_log_err("poll: %s", strerror(errno));
+			status = 1;
+			break;
+		}
+		if (!(pfd.revents & POLLIN))
+			continue;
+		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGCHLD) {
+			reap();
+			restart_step();
+			continue;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			ch_log_info("SIGHUP: restarting every program");
+			for (p = 0; p < NPROGS; p++)
+				for (i = 0; i < table[p].n; i++)
+					table[p].slot[i].restart = 1;
+			restart_step();
+			continue;
+		}
+		ch_log_info("signal %u: stopping", si.ssi_signo);
+		break;
+	}
+out:
+	stop_all();
+	for (p = 0; p < NPROGS; p++) {
+		/* Not a socket another chatrd has made there since. */
+		if (table[p].fd >= 0) {
+			close(table[p].fd);
+			if (stat(table[p].sock, &st) == 0 &&
+			    st.st_ino == table[p].ino)
+				unlink(table[p].sock);
+		}
+		free(table[p].path);
+		free(table[p].sock);
+	}
+	close(sfd);
+	free(w);
+	ch_cfg_free(&cfg);
+	return status;
+}

@@ -1,0 +1,161 @@
+/*
+ * request.c -- the relay's parsers of untrusted input: a stream client's
+ * request head, and the message id it resumes after (the Last-Event-ID
+ * header, or ?lastEventId= for a page that cannot set headers).  Pure
+ * functions of their input (test/fuzz/fuzz-request.c feeds them).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "relay.h"
+
+/*
+ * Parse a message id as a stream resumes from it: 1 to 20 decimal digits
+ * (leading zeros allowed, as clients echo what they were sent), within 64
+ * bits.  0 with *out set, or -1.
+ */
+int
+request_event_id(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Could s (len bytes) be an IPv4 or IPv6 address?  Nothing else is kept. */
+static int
+request_is_addr(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
+		    s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F') ||
+		    s[i] == '.' || s[i] == ':'))
+			return 0;
+	return 1;
+}
+
+/* Blanks at both ends of [*s, *e) trimmed. */
+static void
+request_trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' ||
+	    (*e)[-1] == '\r'))
+		(*e)--;
+}
+
+/*
+ * Parse the request head in head (len bytes, up to and including the
+ * blank line; no NUL inside) into *r.  trusted: the connection comes from
+ * the front end (lighttpd's X-Forwarded-For is believed; it appends the
+ * real peer last).  0 on success; else -1 with r->status and r->error
+ * set for the answer.
+ */
+int
+request_parse(const char *head, size_t len, int trusted, struct request *r)
+{
+	const char *p, *end, *line, *sp, *path, *q, *colon, *v, *ve, *c;
+	char query[256], idbuf[32];
+	size_t n;
+	uint64_t id;
+
+	memset(r, 0, sizeof(*r));
+	end = head + len;
+	if ((line = memchr(head, '\n', len)) == NULL)
+		goto bad;
+	/* METHOD SP TARGET SP VERSION */
+	if ((sp = memchr(head, ' ', (size_t)(line - head))) == NULL ||
+	    (size_t)(sp - head) >= sizeof(r->method) || sp == head)
+		goto bad;
+	memcpy(r->method, head, (size_t)(sp - head));
+	path = sp + 1;
+	n = strcspn(path, " ?\r\n");
+	if (path + n > line)
+		goto bad;
+	if (n >= sizeof(r->path)) {
+		r->status = 404;
+		r->error = "No such endpoint. See /skills.md for the API.";
+		return -1;
+	}
+	memcpy(r->path, path, n);
+	if (path[n] == '?') {
+		q = path + n + 1;
+		n = strcspn(q, " \r\n");
+		if (q + n > line)
+			goto bad;
+		if (n < sizeof(query)) {
+			memcpy(query, q, n);
+			query[n] = '\0';
+			if (ch_query_get(query, "lastEventId", idbuf,
+			    sizeof(idbuf)) == 0 && request_event_id(idbuf,
+			    strlen(idbuf), &id) == 0) {
+				r->resume = 1;
+				r->after = id;
+			}
+		}
+	}
+	/* Header lines; the header beats the query. */
+	for (p = line + 1; p < end; p = line + 1) {
+		if ((line = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		if (line == p || (line == p + 1 && *p == '\r'))
+			break; /* the blank line */
+		if ((colon = memchr(p, ':', (size_t)(line - p))) == NULL)
+			continue;
+		v = colon + 1;
+		ve = line;
+		request_trim(&v, &ve);
+		n = (size_t)(colon - p);
+		if (n == 13 && strncasecmp(p, "Last-Event-ID", 13) == 0) {
+			if (request_event_id(v, (size_t)(ve - v), &id) == 0) {
+				r->resume = 1;
+				r->after = id;
+			}
+		} else if (trusted && n == 15 &&
+		    strncasecmp(p, "X-Forwarded-For", 15) == 0) {
+			for (c = ve; c > v && c[-1] != ','; c--)
+				;
+			v = c;
+			request_trim(&v, &ve);
+			if (ve > v && (size_t)(ve - v) < sizeof(r->addr) &&
+			    request_is_addr(v, (size_t)(ve - v))) {
+				memcpy(r->addr, v, (size_t)(ve - v));
+				r->addr[ve - v] = '\0';
+			}
+		}
+	}
+	if (strcmp(r->path, "/api/stream") != 0) {
+		r->status = 404;
+		r->error = "No such endpoint. See /skills.md for the API.";
+		return -1;
+	}
+	if (strcmp(r->method, "GET") != 0) {
+		r->status = 405;
+		r->error = "Method not allowed: use GET.";
+		return -1;
+	}
+	return 0;
+bad:
+	r->status = 400;
+	r->error = "Malformed request line.";
+	return -1;
+}
