@@ -122,13 +122,15 @@ trap 'stop 1' EXIT
 
 # chatrd: the sockets, the FastCGI programs and the relay, each started
 # again the moment it dies.  Every program's log: $var/log/chatr.log.
+# It writes its pid file once every socket is there.
+rm -f "$var/run/chatrd.pid"
 "$bld/chatrd/chatrd" -c "$conf" -b "$bld/fcgi-bin" -r "$relay" \
     ${CHATR_RELAY_LISTEN:+-l "$CHATR_RELAY_LISTEN"} ${wrap:+-w "$wrap"} \
     >>"$var/log/chatr.log" 2>&1 &
 cpid=$!
 pids="$pids $cpid"
 i=0
-while [ ! -S "$var/run/notfound.sock" ] || [ ! -S "$var/run/relay.sock" ]; do
+while [ "$(cat "$var/run/chatrd.pid" 2>/dev/null)" != "$cpid" ]; do
 	if ! kill -0 "$cpid" 2>/dev/null || [ $i -gt 100 ]; then
 		echo "run.sh: chatrd failed to start; see $var/log/chatr.log" >&2
 		stop 1

@@ -16,8 +16,10 @@
  * started again with a growing pause, up to 5 s).  The replacement joins
  * the store, which runs failchk for the dead one (common/db.c).
  *
- * SIGTERM or SIGINT: stop every program (SIGTERM, then SIGKILL after 5 s),
- * remove the sockets, exit.  SIGHUP: restart every program, one at a time
+ * Once every socket is made it writes its pid to $CHATR_VAR/run/chatrd.pid
+ * (so whoever started it knows the sockets are there).  SIGTERM or SIGINT:
+ * stop every program (SIGTERM, then SIGKILL after 5 s), remove the sockets
+ * and the pid file, exit.  SIGHUP: restart every program, one at a time
  * per endpoint, keeping the sockets (after a change of settings).
  *
  * usage: chatrd [-c config] [-b fcgi-dir] [-r relay] [-l address:port]
@@ -139,6 +141,39 @@ listen_at(const char *path, ino_t *ino)
 	}
 	*ino = st.st_ino;
 	return fd;
+}
+
+/* Write our pid to path, atomically; 0 on success. */
+static int
+write_pid(const char *path)
+{
+	char *tmp;
+	FILE *f;
+	int ret = 0;
+
+	tmp = ch_xprintf("%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL ||
+	    fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
+	    rename(tmp, path) != 0) {
+		ch_log_err("writing %s: %s", path, strerror(errno));
+		ret = -1;
+	}
+	free(tmp);
+	return ret;
+}
+
+/* Remove the pid file if it is still ours. */
+static void
+remove_pid(const char *path)
+{
+	char buf[32];
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	if (fgets(buf, sizeof(buf), f) != NULL && atol(buf) == (long)getpid())
+		unlink(path);
+	fclose(f);
 }
 
 /* In the child: make fd the program's socket and run it; never returns. */
@@ -385,7 +420,7 @@ main(int argc, char **argv)
 	struct stat st;
 	sigset_t mask;
 	const char *fcgidir = CH_LIBEXECDIR, *relay = NULL;
-	char *cause = NULL, *w = NULL;
+	char *cause = NULL, *w = NULL, *pidfile = NULL;
 	size_t p;
 	unsigned int i;
 	int c, sfd, timeout, status = 1;
@@ -465,6 +500,9 @@ main(int argc, char **argv)
 	for (p = 0; p < NPROGS; p++)
 		for (i = 0; i < table[p].n; i++)
 			start(p, i);
+	pidfile = ch_xprintf("%s/run/chatrd.pid", cfg.var);
+	if (write_pid(pidfile) != 0)
+		goto out;
 	ch_log_info("running %zu programs on their sockets in %s/run",
 	    NPROGS, cfg.var);
 
@@ -500,6 +538,9 @@ main(int argc, char **argv)
 	}
 out:
 	stop_all();
+	if (pidfile != NULL)
+		remove_pid(pidfile);
+	free(pidfile);
 	for (p = 0; p < NPROGS; p++) {
 		/* Not a socket another chatrd has made there since. */
 		if (table[p].fd >= 0) {

@@ -172,58 +172,95 @@ cfg_trim(char *s)
 	return s;
 }
 
-/* Read the config file at path. */
-static int
-cfg_file(struct ch_cfg *cfg, const char *path, char **cause)
+/*
+ * Apply the text of a config file (len bytes, named path in messages) to
+ * cfg: KEY = value lines, '#' comments, values optionally double-quoted,
+ * lines of at most 4 KB, no NUL.  0 on success; else -1 with an allocated
+ * *cause naming the file and line.
+ */
+int
+ch_cfg_parse(struct ch_cfg *cfg, const char *text, size_t len,
+    const char *path, char **cause)
 {
 	const struct cfg_key *k;
 	char line[4096], where[PATH_MAX + 32], *s, *eq, *v;
+	const char *p = text, *end = text + len, *nl;
 	unsigned int n = 0;
-	size_t len;
-	FILE *f;
+	size_t ll;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		*cause = ch_xprintf("%s: %s", path, strerror(errno));
+	if (memchr(text, '\0', len) != NULL) {
+		*cause = ch_xprintf("%s: a NUL byte in the file", path);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
+	for (; p < end; p = nl + 1) {
 		n++;
 		snprintf(where, sizeof(where), "%s:%u", path, n);
-		len = strlen(line);
-		if (len > 0 && line[len - 1] != '\n' && !feof(f)) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if ((ll = (size_t)(nl - p)) >= sizeof(line)) {
 			*cause = ch_xprintf("%s: line too long", where);
-			goto fail;
+			return -1;
 		}
+		memcpy(line, p, ll);
+		line[ll] = '\0';
 		s = cfg_trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
 		if ((eq = strchr(s, '=')) == NULL) {
 			*cause = ch_xprintf("%s: expected KEY = value", where);
-			goto fail;
+			return -1;
 		}
 		*eq = '\0';
 		s = cfg_trim(s);
 		v = cfg_trim(eq + 1);
-		len = strlen(v);
-		if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
-			v[len - 1] = '\0';
+		ll = strlen(v);
+		if (ll >= 2 && v[0] == '"' && v[ll - 1] == '"') {
+			v[ll - 1] = '\0';
 			v++;
 		}
 		if ((k = cfg_find(s)) == NULL) {
 			*cause = ch_xprintf("%s: unknown key %s", where, s);
-			goto fail;
+			return -1;
 		}
 		if (cfg_set(cfg, k, v, where, cause) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Read the config file at path (at most 1 MB) and apply it. */
+static int
+cfg_file(struct ch_cfg *cfg, const char *path, char **cause)
+{
+	struct ch_buf b = {0};
+	char chunk[8192];
+	size_t n;
+	FILE *f;
+	int ret;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		*cause = ch_xprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		ch_buf_add(&b, chunk, n);
+		if (b.len > 1024 * 1024) {
+			*cause = ch_xprintf("%s: larger than 1 MB", path);
 			goto fail;
+		}
 	}
 	if (ferror(f)) {
 		*cause = ch_xprintf("%s: read error", path);
 		goto fail;
 	}
 	fclose(f);
-	return 0;
+	ret = ch_cfg_parse(cfg, b.data != NULL ? b.data : "", b.len, path,
+	    cause);
+	ch_buf_free(&b);
+	return ret;
 fail:
 	fclose(f);
+	ch_buf_free(&b);
 	return -1;
 }
 
@@ -237,6 +274,19 @@ cfg_untrail(char *s)
 		s[--len] = '\0';
 }
 
+/* Every setting at its default (ch_cfg_free frees them). */
+void
+ch_cfg_defaults(struct ch_cfg *cfg)
+{
+	char *cause = NULL;
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < NKEYS; i++)
+		if (cfg_set(cfg, &keys[i], keys[i].def, "default", &cause) != 0)
+			ch_fatal("a bad default: %s", cause);
+}
+
 /*
  * Load the configuration into cfg: defaults, then the file (path, else
  * $CHATR_CONFIG, else SYSCONFDIR/chatr.conf when it exists), then the
@@ -248,10 +298,7 @@ ch_cfg_load(struct ch_cfg *cfg, const char *path, char **cause)
 	const char *v;
 	size_t i;
 
-	memset(cfg, 0, sizeof(*cfg));
-	for (i = 0; i < NKEYS; i++)
-		if (cfg_set(cfg, &keys[i], keys[i].def, "default", cause) != 0)
-			goto fail;
+	ch_cfg_defaults(cfg);
 	if (path == NULL && (path = getenv("CHATR_CONFIG")) != NULL &&
 	    *path == '\0')
 		path = NULL;

@@ -154,6 +154,9 @@ struct ch_cfg {
 	char *relay_socket;
 };
 int ch_cfg_load(struct ch_cfg *, const char *, char **);
+int ch_cfg_parse(struct ch_cfg *, const char *, size_t, const char *,
+    char **);
+void ch_cfg_defaults(struct ch_cfg *);
 void ch_cfg_free(struct ch_cfg *);
 int ch_cfg_parse_limit(const char *, struct ch_limit *);
 int ch_cfg_parse_uint(const char *, unsigned int, unsigned int,

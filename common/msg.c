@@ -202,7 +202,7 @@ ch_msg_parse_line(const char *line, size_t len, uint64_t *id,
 		free(cause);
 		return -1;
 	}
-	if ((ids = ch_json_str(o, "id", &n)) == NULL || n == 0 || n > 19 ||
+	if ((ids = ch_json_str(o, "id", &n)) == NULL || n == 0 || n > 20 ||
 	    *ids < '1' || *ids > '9' || ch_json_str(o, "agentId", NULL) ==
 	    NULL || ch_json_str(o, "content", NULL) == NULL)
 		goto bad;

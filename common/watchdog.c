@@ -9,8 +9,8 @@
  *
  * The watchdog notices.  The program marks the stretches in which it works
  * (a request, one turn of the relay's loop) with ch_watchdog_busy() and the
- * waits for work with ch_watchdog_idle().  A timer looks four times a
- * second.  A stretch that has lasted a second while the region file the
+ * waits for work with ch_watchdog_idle().  A thread of its own looks four
+ * times a second.  A stretch that has lasted a second while the region file the
  * process joined was replaced (ch_watchdog_region) is stuck in that way,
  * and one that has lasted CHATR_WATCHDOG seconds is stuck in some other
  * way: the process writes why and exits, and chatrd starts a fresh one,
@@ -22,10 +22,10 @@
 #include "config.h"
 
 #include <sys/stat.h>
-#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,17 +39,19 @@
 #define WD_REGION_MS 1000 /* busy this long: check the regions */
 #endif
 
-static volatile sig_atomic_t wd_busy;	/* in a stretch of work */
-static volatile sig_atomic_t wd_seq;	/* which stretch */
-static sig_atomic_t wd_seen = -1;	/* the stretch the timer last saw */
-static int64_t wd_since;		/* when the timer first saw it, ms */
+/* Shared with the watchdog's thread (atomic loads and stores). */
+static int wd_busy;		/* in a stretch of work */
+static int wd_seq;		/* which stretch */
+static int64_t wd_open_until;	/* an open must end by then (0: none) */
+static ino_t wd_ino;		/* the region file's inode as joined */
 static unsigned int wd_limit;
 static char wd_msg[256], wd_rmsg[256], wd_omsg[256];
 static size_t wd_msglen, wd_rmsglen, wd_omsglen;
-static char wd_region[4096];		/* the store's first region file */
-static volatile ino_t wd_ino;
-static char wd_mark[4096];		/* made when an open is stuck */
-static volatile int64_t wd_open_until;	/* an open must end by then */
+static char wd_region[4096];	/* the store's first region file */
+static char wd_mark[4096];	/* made when the store is left for recovery */
+
+#define LOAD(v) __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
+#define STORE(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELEASE)
 
 static int64_t
 wd_now(void)
@@ -70,11 +72,9 @@ wd_exit(const char *msg, size_t len)
 	_exit(CH_EXIT_STUCK);
 }
 
-
 /*
  * Leave the store for recovery: make the marker that tells the next
- * process to join it to recover it, say so, and exit at once.  Safe in a
- * signal handler.
+ * process to join it to recover it, say so, and exit at once.
  */
 void
 ch_watchdog_recover(void)
@@ -87,25 +87,34 @@ ch_watchdog_recover(void)
 	wd_exit(wd_omsg, wd_omsglen);
 }
 
-static void
-wd_onalarm(int sig)
+/* The watchdog's thread: looks four times a second. */
+static void *
+wd_run(void *arg)
 {
-	int saved = errno;
-	int64_t now = wd_now();
+	struct timespec tick = {0, WD_TICK_MS * 1000000L};
+	int64_t now, since = 0, until;
 	struct stat st;
+	int seen = -1, seq;
+	ino_t ino;
 
-	(void)sig;
-	if (wd_open_until != 0 && now > wd_open_until)
-		ch_watchdog_recover();
-	if (!wd_busy || wd_seq != wd_seen) {
-		wd_seen = wd_seq;
-		wd_since = now;
-	} else if (now - wd_since >= (int64_t)wd_limit * 1000)
-		wd_exit(wd_msg, wd_msglen);
-	else if (now - wd_since >= WD_REGION_MS && wd_ino != 0 &&
-	    (stat(wd_region, &st) != 0 || st.st_ino != wd_ino))
-		wd_exit(wd_rmsg, wd_rmsglen);
-	errno = saved;
+	(void)arg;
+	for (;;) {
+		nanosleep(&tick, NULL);
+		now = wd_now();
+		if ((until = LOAD(wd_open_until)) != 0 && now > until)
+			ch_watchdog_recover();
+		seq = LOAD(wd_seq);
+		if (!LOAD(wd_busy) || seq != seen) {
+			seen = seq;
+			since = now;
+		} else if (now - since >= (int64_t)wd_limit * 1000)
+			wd_exit(wd_msg, wd_msglen);
+		else if (now - since >= WD_REGION_MS &&
+		    (ino = LOAD(wd_ino)) != 0 &&
+		    (stat(wd_region, &st) != 0 || st.st_ino != ino))
+			wd_exit(wd_rmsg, wd_rmsglen);
+	}
+	return NULL;
 }
 
 static size_t
@@ -122,15 +131,18 @@ wd_text(char *buf, size_t size, const char *why)
  * Start the watchdog: a process busy for more than seconds in one stretch
  * exits with CH_EXIT_STUCK, and so does one busy for a second while the
  * store's regions it joined have been replaced (recovered).  0 turns it
- * off.  If the timer cannot be set the process runs without one, and says
- * so.
+ * off.  It is a thread of its own, never a signal, so that no system call
+ * of the program (in libfcgi, Berkeley DB, libcurl) is ever interrupted.
+ * If the thread cannot start the process runs without one, and says so.
  */
 void
 ch_watchdog_start(unsigned int seconds)
 {
-	struct sigaction sa;
-	struct itimerval it;
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
 	char why[128];
+	int ret;
 
 	wd_limit = seconds;
 	if (seconds == 0)
@@ -142,19 +154,18 @@ ch_watchdog_start(unsigned int seconds)
 	    "that another process recovered");
 	wd_omsglen = wd_text(wd_omsg, sizeof(wd_omsg), "the store is stuck "
 	    "on a process that died inside it; it will be recovered");
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = wd_onalarm;
-	sa.sa_flags = SA_RESTART;
-	if (sigaction(SIGALRM, &sa, NULL) != 0) {
-		ch_log_warn("watchdog: sigaction: %s", strerror(errno));
-		return;
+	/* The thread takes no signal: they stay the main thread's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if ((ret = pthread_attr_init(&attr)) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 64 * 1024);
+		ret = pthread_create(&t, &attr, wd_run, NULL);
+		pthread_attr_destroy(&attr);
 	}
-	memset(&it, 0, sizeof(it));
-	it.it_interval.tv_usec = WD_TICK_MS * 1000;
-	it.it_value.tv_usec = WD_TICK_MS * 1000;
-	if (setitimer(ITIMER_REAL, &it, NULL) != 0)
-		ch_log_warn("watchdog: setitimer: %s", strerror(errno));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret != 0)
+		ch_log_warn("watchdog: %s", strerror(ret));
 }
 
 /* The file whose existence asks the next opener to recover the store. */
@@ -171,29 +182,29 @@ ch_watchdog_mark(const char *path)
 void
 ch_watchdog_opening(unsigned int ms)
 {
-	wd_open_until = ms == 0 ? 0 : wd_now() + ms;
+	STORE(wd_open_until, ms == 0 ? 0 : wd_now() + ms);
 }
 
 /* The store's region file path, as joined (inode ino). */
 void
 ch_watchdog_region(const char *path, ino_t ino)
 {
-	wd_ino = 0;
+	STORE(wd_ino, 0);
 	snprintf(wd_region, sizeof(wd_region), "%s", path);
-	wd_ino = ino;
+	STORE(wd_ino, ino);
 }
 
 /* A stretch of work begins. */
 void
 ch_watchdog_busy(void)
 {
-	wd_seq = (wd_seq + 1) & 0x3fffffff;
-	wd_busy = 1;
+	STORE(wd_seq, (LOAD(wd_seq) + 1) & 0x3fffffff);
+	STORE(wd_busy, 1);
 }
 
 /* The process waits for work (or for an outside server): not stuck. */
 void
 ch_watchdog_idle(void)
 {
-	wd_busy = 0;
+	STORE(wd_busy, 0);
 }

@@ -77,7 +77,11 @@
     t.textContent = isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
     meta.appendChild(t);
     li.appendChild(meta);
-    li.appendChild(el('div', 'content', m.content));
+    // Each text keeps its own direction: nothing in it can reorder the rest.
+    const content = el('div', 'content', m.content);
+    content.dir = 'auto';
+    name.dir = 'auto';
+    li.appendChild(content);
     return li;
   }
 

@@ -93,6 +93,17 @@ async function texts(page) {
   ok((await page.$$('#messages img')).length === 0 && dialogs.length === 0,
     'and no element or script came from it', JSON.stringify(dialogs));
 
+  // A direction override in content is gone, and each text keeps its own
+  // direction, so nothing can reorder the name or time around it.
+  await api('POST', '/api/messages', { content: 'abc\u202Edcba done' }, bob.apiKey);
+  ok(await waitFor(async () => (await texts(page)).slice(-1)[0] === 'abcdcba done'),
+    'a right-to-left override in a message is removed', JSON.stringify((await texts(page)).slice(-1)));
+  const iso = await page.$$eval('#messages li', (lis) => lis.slice(-1).map((li) => [
+    li.querySelector('.content').dir, getComputedStyle(li.querySelector('.content')).unicodeBidi,
+    li.querySelector('.name').dir]));
+  ok(JSON.stringify(iso) === '[["auto","isolate","auto"]]',
+    'message text and names are isolated, each in its own direction', JSON.stringify(iso));
+
   // Verify lobster on the fake Moltbook, then its message carries the badge.
   const start = await api('POST', '/api/verify/start', { moltbookName: 'lobster_bot' }, lobster.apiKey);
   await fetch(`${FAKE}/control/profile`, {

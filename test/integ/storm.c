@@ -19,8 +19,14 @@
  * reordered or answered in anything but JSON; 1 otherwise; 2 on a setup
  * failure.
  *
+ * With -R N it runs no storm: it posts until the store holds N messages
+ * more than when it started, then opens one stream resuming N messages
+ * back and reads it to the newest, sampling the relay's memory meanwhile:
+ * every message once, in order, the time it took and the relay's largest
+ * RSS (and its private part).
+ *
  * usage: storm -p PORT -v VAR [-P posters] [-S streams] [-k kills]
- *        [-i interval-ms] [-o name,name...] [-s seed] [-w settle-s]
+ *        [-i interval-ms] [-o name,name...] [-s seed] [-w settle-s] [-R N]
  */
 #include "config.h"
 
@@ -67,7 +73,8 @@ static struct {
 	int settle;
 	char tag[32];
 	char conf[4096];
-} opt = {0, NULL, 6, 1, 150, 120, NULL, 0, 2, "", ""};
+	long resume;
+} opt = {0, NULL, 6, 1, 150, 120, NULL, 0, 2, "", "", 0};
 
 static volatile int stop_posting, stop_streams;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -915,12 +922,117 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The relay's RSS and its private part (RssAnon), in kB, or -1. */
+static void
+relay_memory(long *rss, long *anon)
+{
+	pid_t pids[8];
+	char names[8][32], path[64], line[256];
+	FILE *f;
+	const char *only = opt.only;
+
+	*rss = *anon = -1;
+	opt.only = "sse-relay";
+	if (victims(pids, names, 8) < 1) {
+		opt.only = only;
+		return;
+	}
+	opt.only = only;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pids[0]);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			*rss = atol(line + 6);
+		else if (strncmp(line, "RssAnon:", 8) == 0)
+			*anon = atol(line + 8);
+	}
+	fclose(f);
+}
+
+static void *
+resume_sampler(void *arg)
+{
+	long *peak = arg, rss, anon;
+
+	while (!stop_streams) {
+		relay_memory(&rss, &anon);
+		if (rss > peak[0])
+			peak[0] = rss;
+		if (anon > peak[1])
+			peak[1] = anon;
+		sleep_ms(50);
+	}
+	return NULL;
+}
+
+/* -R N: post N messages, then resume N back and read to the newest. */
+static int
+resume_test(void)
+{
+	struct stream *s = &streams[0];
+	pthread_t sampler;
+	uint64_t start, newest, k;
+	long peak[2] = {-1, -1}, rss0, anon0;
+	int64_t t0, t1;
+	size_t i, gaps = 0;
+
+	start = newest_id();
+	for (i = 0; i < (size_t)opt.nposters; i++) {
+		posters[i].n = (int)i;
+		register_poster(&posters[i]);
+		if (pthread_create(&posters[i].thr, NULL, poster_run,
+		    &posters[i]) != 0)
+			die("pthread_create");
+	}
+	while (newest_id() < start + (uint64_t)opt.resume)
+		sleep_ms(200);
+	stop_posting = 1;
+	for (i = 0; i < (size_t)opt.nposters; i++)
+		pthread_join(posters[i].thr, NULL);
+	newest = newest_id();
+	sleep_ms(1000); /* the relay has them all */
+	relay_memory(&rss0, &anon0);
+	s->started = 1;
+	s->start = s->last = newest - (uint64_t)opt.resume;
+	t0 = now_ms();
+	if (pthread_create(&s->thr, NULL, stream_run, s) != 0 ||
+	    pthread_create(&sampler, NULL, resume_sampler, peak) != 0)
+		die("pthread_create");
+	for (;;) {
+		pthread_mutex_lock(&mu);
+		k = s->nids > 0 ? s->ids[s->nids - 1] : 0;
+		pthread_mutex_unlock(&mu);
+		if (k >= newest || now_ms() - t0 > 600000)
+			break;
+		sleep_ms(10);
+	}
+	t1 = now_ms();
+	stop_streams = 1;
+	if (s->c.fd >= 0)
+		shutdown(s->c.fd, SHUT_RDWR);
+	pthread_join(s->thr, NULL);
+	pthread_join(sampler, NULL);
+	for (i = 0; i < s->nids; i++)
+		if (s->ids[i] != s->start + 1 + i)
+			gaps++;
+	printf("resume_from=%" PRIu64 "\nresume_newest=%" PRIu64 "\n"
+	    "resume_received=%zu\nresume_wrong_place=%zu\nresume_ms=%" PRId64
+	    "\nrelay_rss_kb_before=%ld\nrelay_rss_kb_peak=%ld\n"
+	    "relay_private_kb_before=%ld\nrelay_private_kb_peak=%ld\n",
+	    s->start, newest, s->nids, gaps, t1 - t0, rss0, peak[0], anon0,
+	    peak[1]);
+	i = s->nids == (size_t)opt.resume && gaps == 0;
+	printf("result=%s\n", i ? "ok" : "FAIL");
+	return i ? 0 : 1;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: storm -p PORT -v VAR [-P posters] [-S streams] "
 	    "[-k kills] [-i interval-ms] [-o prog,...] [-s seed] "
-	    "[-w settle-s]\n");
+	    "[-w settle-s] [-R resume]\n");
 	exit(2);
 }
 
@@ -935,7 +1047,7 @@ main(int argc, char **argv)
 	int64_t t0, t1;
 	int c, bad = 0, s;
 
-	while ((c = getopt(argc, argv, "p:v:P:S:k:i:o:s:w:")) != -1) {
+	while ((c = getopt(argc, argv, "p:v:P:S:k:i:o:s:w:R:")) != -1) {
 		switch (c) {
 		case 'p':
 			opt.port = atoi(optarg);
@@ -964,6 +1076,9 @@ main(int argc, char **argv)
 		case 'w':
 			opt.settle = atoi(optarg);
 			break;
+		case 'R':
+			opt.resume = atol(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -978,6 +1093,8 @@ main(int argc, char **argv)
 	snprintf(opt.conf, sizeof(opt.conf), "%s/chatr.conf", opt.var);
 	signal(SIGPIPE, SIG_IGN);
 	printf("seed=%u\n", opt.seed);
+	if (opt.resume > 0)
+		return resume_test();
 
 	for (i = 0; i < (size_t)opt.nposters; i++) {
 		posters[i].n = (int)i;

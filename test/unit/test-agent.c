@@ -9,7 +9,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,72 +16,21 @@
 
 #include "chatr.h"
 #include "tap.h"
-
-extern char **environ;
+#include "tstore.h"
 
 #define NOW INT64_C(1700000000) /* seconds since the epoch */
 #define BULK 1000
 
 static struct ch_db db;
 static struct ch_cfg cfg;
-static char tmpdir[256];
 static unsigned int window; /* the configured online window */
 
-/* Unset every CHATR_* environment variable. */
-static void
-clear_env(void)
-{
-	char name[256], *eq;
-	int again = 1;
-	size_t i, n;
-
-	while (again) {
-		again = 0;
-		for (i = 0; environ[i] != NULL; i++) {
-			if (strncmp(environ[i], "CHATR_", 6) != 0 ||
-			    (eq = strchr(environ[i], '=')) == NULL)
-				continue;
-			n = (size_t)(eq - environ[i]);
-			if (n >= sizeof(name))
-				continue;
-			memcpy(name, environ[i], n);
-			name[n] = '\0';
-			if (unsetenv(name) != 0)
-				continue;
-			again = 1;
-			break;
-		}
-	}
-}
-
-/* Make a temporary CHATR_VAR and open the store there; 0 on success. */
+/* A temporary CHATR_VAR with the store open in it; 0 on success. */
 static int
 setup(void)
 {
-	const char *t;
-	char *cause = NULL;
-
-	clear_env();
-	if ((t = getenv("TMPDIR")) == NULL || *t == '\0')
-		t = "/tmp";
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test-agent.XXXXXX", t);
-	if (mkdtemp(tmpdir) == NULL) {
-		CHECK(0, "setup: mkdtemp %s", tmpdir);
-		return -1;
-	}
-	if (setenv("CHATR_VAR", tmpdir, 1) != 0) {
-		CHECK(0, "setup: setenv CHATR_VAR");
-		return -1;
-	}
-	if (ch_cfg_load(&cfg, NULL, &cause) != 0) {
-		CHECK(0, "setup: ch_cfg_load: %s", cause);
-		free(cause);
-		return -1;
-	}
-	if (ch_db_open(&db, &cfg, &cause) != 0) {
-		CHECK(0, "setup: ch_db_open: %s", cause);
-		free(cause);
-		ch_cfg_free(&cfg);
+	if (tstore_setup(&db, &cfg, "test-agent") != 0) {
+		CHECK(0, "setup: a store in a temporary directory");
 		return -1;
 	}
 	window = cfg.online_window;
@@ -90,27 +38,12 @@ setup(void)
 	return 0;
 }
 
-/* nftw callback: remove one entry. */
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
 /* Close the store and remove the temporary directory. */
 static void
 teardown(void)
 {
-	int r;
-
-	ch_db_close(&db);
-	ch_cfg_free(&cfg);
-	r = nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	CHECK(r == 0, "teardown: temporary directory removed");
-	clear_env();
+	CHECK(tstore_teardown(&db, &cfg) == 0,
+	    "teardown: temporary directory removed");
 }
 
 /*

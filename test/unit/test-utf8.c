@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chatr.h"
@@ -314,10 +315,47 @@ test_blank_format(void)
 	    missed);
 }
 
+/* Bidirectional controls: which they are, and removing them. */
+static void
+test_bidi(void)
+{
+	static const uint32_t controls[] = {
+		0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068,
+		0x2069,
+	};
+	static const uint32_t others[] = {
+		0x200e, 0x200f, 0x061c, 0x2029, 0x2065, 0x206a, 0x202f, 'a',
+	};
+	size_t i, n;
+	char *out;
+
+	for (i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)
+		CHECK(ch_utf8_bidi(controls[i]), "bidi: U+%04X is one",
+		    (unsigned)controls[i]);
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		CHECK(!ch_utf8_bidi(others[i]), "bidi: U+%04X is not",
+		    (unsigned)others[i]);
+	out = ch_utf8_strip_bidi("a\xe2\x80\xae" "bc\xe2\x81\xa6" "d", 10, &n);
+	CHECK(n == 4 && strcmp(out, "abcd") == 0, "strip: the overrides "
+	    "and isolates go, the rest stays (%zu: %s)", n, out);
+	free(out);
+	out = ch_utf8_strip_bidi("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", 8, &n);
+	CHECK(n == 8 && memcmp(out, "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", 8) ==
+	    0, "strip: right-to-left letters stay");
+	free(out);
+	out = ch_utf8_strip_bidi("", 0, &n);
+	CHECK(n == 0 && out[0] == '\0', "strip: empty stays empty");
+	free(out);
+	CHECK(ch_utf8_invisible(0x200b) && ch_utf8_invisible(0xfeff) &&
+	    !ch_utf8_invisible(' ') && !ch_utf8_invisible('a') &&
+	    ch_utf8_space(0x3000), "invisible: zero-width ones, not spaces");
+}
+
 /* Run every case and print the TAP plan; 0 if all passed. */
 int
 main(void)
 {
+	test_bidi();
 	test_count_valid();
 	test_count_invalid();
 	test_count_len();
