@@ -13,14 +13,24 @@
 #   CHATR_NO_BUILD=1 skip the package check and the build
 #   CHATR_WRAPPER    a command to run every chatr program under (valgrind)
 #   CHATR_PROCS      FastCGI processes per endpoint (default: chatrd's)
+#   CHATR_GUARD=haproxy  haproxy in front of lighttpd (haproxy.cfg.example):
+#                    a deadline for the whole request head
+#                    (CHATR_HEAD_TIMEOUT, 10 s) and a cap on connections
+#                    per address (CHATR_CONNS_IP, 64)
 set -eu
 
 top=$(cd "$(dirname "$0")" && pwd)
 . "$top/tools/build.sh"
 
 bld=${CHATR_BUILDDIR:-$top/build}
+guard=${CHATR_GUARD:-none}
+case $guard in
+none) guardpkg= ;;
+haproxy) guardpkg=haproxy ;;
+*) echo "run.sh: CHATR_GUARD is none or haproxy, not $guard" >&2; exit 1 ;;
+esac
 if [ "${CHATR_NO_BUILD:-0}" != 1 ]; then
-	chatr_packages $CHATR_PKGS_BUILD $CHATR_PKGS_RUN
+	chatr_packages $CHATR_PKGS_BUILD $CHATR_PKGS_RUN $guardpkg
 	chatr_build "$top" "$bld"
 fi
 bld=$(cd "$bld" && pwd)
@@ -106,6 +116,28 @@ sed -e "s|^var.chatr_port .*|var.chatr_port    = $port|" \
     -e "s|^server.max-connections .*|server.max-connections = $((fds / 2 - 16))|" \
     "$top/lighttpd.conf.example" >"$var/lighttpd.conf"
 
+# Behind haproxy: lighttpd listens only on the socket haproxy connects to,
+# and reads each client's address from haproxy's PROXY header.
+if [ "$guard" = haproxy ]; then
+	head=${CHATR_HEAD_TIMEOUT:-10}
+	cap=${CHATR_CONNS_IP:-64}
+	sed -e "s|^var.chatr_bind .*|var.chatr_bind    = \"$var/run/front.sock\"|" \
+	    -e 's|^#\(server.modules += ( "mod_extforward" )\)|\1|' \
+	    -e 's|^#\(\$SERVER\["socket"\] == var.chatr_var + "/run/front.sock" {\)|\1|' \
+	    -e 's|^#\(	extforward.forwarder = ( "all" => "trust" )\)|\1|' \
+	    -e 's|^#\(	extforward.hap-PROXY = "enable"\)|\1|' \
+	    -e '/extforward.hap-PROXY/{n;s|^#}|}|}' \
+	    "$var/lighttpd.conf" >"$var/lighttpd.conf.tmp"
+	mv "$var/lighttpd.conf.tmp" "$var/lighttpd.conf"
+	sed -e "s|^	bind 127.0.0.1:8080|	bind 127.0.0.1:$port|" \
+	    -e "s|maxconn 60000|maxconn $((fds / 2 - 100))|" \
+	    -e "s|timeout http-request 10s|timeout http-request ${head}s|" \
+	    -e "s|sc0_conn_cur gt 64|sc0_conn_cur gt $cap|" \
+	    -e "s|unix@/var/lib/chatr/run/front.sock|unix@$var/run/front.sock|" \
+	    -e "s|/usr/local/share/chatr/errors/|$top/errors/|" \
+	    "$top/haproxy.cfg.example" >"$var/haproxy.cfg"
+fi
+
 pids=
 stop() {
 	trap - INT TERM EXIT
@@ -145,6 +177,10 @@ done
 setsid lighttpd -D -f "$var/lighttpd.conf" &
 lpid=$!
 pids="$lpid $pids"
+if [ "$guard" = haproxy ]; then
+	haproxy -db -f "$var/haproxy.cfg" >>"$var/log/haproxy.log" 2>&1 &
+	pids="$! $pids"
+fi
 
 # Wait until the API answers, then until lighttpd exits.
 i=0
