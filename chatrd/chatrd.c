@@ -32,7 +32,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -109,38 +108,6 @@ usage(void)
 	fprintf(stderr, "usage: chatrd [-c config] [-b fcgi-dir] [-r relay] "
 	    "[-l address:port] [-w wrapper]\n");
 	exit(2);
-}
-
-/* Listen on a fresh Unix socket at path (mode 0660); its inode in *ino. */
-static int
-listen_at(const char *path, ino_t *ino)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		ch_log_err("socket path too long: %s", path);
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		ch_log_err("socket: %s", strerror(errno));
-		return -1;
-	}
-	if (unlink(path) != 0 && errno != ENOENT)
-		ch_log_warn("unlink %s: %s", path, strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, 0660) != 0 || listen(fd, SOMAXCONN) != 0 ||
-	    stat(path, &st) != 0) {
-		ch_log_err("listening on %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	*ino = st.st_ino;
-	return fd;
 }
 
 /* Write our pid to path, atomically; 0 on success. */
@@ -494,7 +461,8 @@ main(int argc, char **argv)
 			ch_log_err("%s: %s", table[p].path, strerror(errno));
 			goto out;
 		}
-		if ((table[p].fd = listen_at(table[p].sock, &table[p].ino)) < 0)
+		if ((table[p].fd = ch_sock_listen(table[p].sock, 0,
+		    &table[p].ino)) < 0)
 			goto out;
 	}
 	for (p = 0; p < NPROGS; p++)

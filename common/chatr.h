@@ -220,6 +220,9 @@ void ch_db_be64(unsigned char *, uint64_t);
 uint64_t ch_db_get_be64(const unsigned char *);
 void ch_db_dbt(DBT *, const void *, size_t);
 
+/* sock.c */
+int ch_sock_listen(const char *, int, ino_t *);
+
 /* hex.c */
 int ch_hex_digit(int);
 void ch_hex_encode(char *, const unsigned char *, size_t);

@@ -19,7 +19,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -172,35 +171,6 @@ listen_inherited(void)
 		return -1;
 	}
 	return 3;
-}
-
-static int
-listen_unix(const char *path)
-{
-	struct sockaddr_un sun;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		ch_log_err("socket path too long: %s", path);
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) < 0) {
-		ch_log_err("socket: %s", strerror(errno));
-		return -1;
-	}
-	if (unlink(path) != 0 && errno != ENOENT)
-		ch_log_warn("unlink %s: %s", path, strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, 0660) != 0 || listen(fd, 4096) != 0) {
-		ch_log_err("listening on %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 static int
@@ -379,7 +349,8 @@ main(int argc, char **argv)
 		goto out;
 	/* The front end's socket: held by a supervisor, or our own. */
 	if ((listeners[0].fd = listen_inherited()) < 0) {
-		listeners[0].fd = listen_unix(hub.cfg.relay_socket);
+		listeners[0].fd = ch_sock_listen(hub.cfg.relay_socket,
+		    SOCK_NONBLOCK, NULL);
 		owned = 1;
 	}
 	listeners[0].trusted = 1;

@@ -15,37 +15,10 @@
 
 #include "chatr.h"
 #include "tap.h"
-
-extern char **environ;
+#include "tstore.h"
 
 static char tmpdir[256];
 
-/* Unset every CHATR_* environment variable. */
-static void
-clear_env(void)
-{
-	char name[256], *eq;
-	int again = 1;
-	size_t i, n;
-
-	while (again) {
-		again = 0;
-		for (i = 0; environ[i] != NULL; i++) {
-			if (strncmp(environ[i], "CHATR_", 6) != 0 ||
-			    (eq = strchr(environ[i], '=')) == NULL)
-				continue;
-			n = (size_t)(eq - environ[i]);
-			if (n >= sizeof(name))
-				continue;
-			memcpy(name, environ[i], n);
-			name[n] = '\0';
-			if (unsetenv(name) != 0)
-				continue;
-			again = 1; /* environ changed: start over */
-			break;
-		}
-	}
-}
 
 /* Set an environment variable, failing the test if that fails. */
 static void
@@ -228,7 +201,7 @@ test_defaults(void)
 	char *path, *cause = NULL;
 	int r;
 
-	clear_env();
+	tstore_clear_env();
 	if ((path = write_file("empty.conf", "")) == NULL)
 		return;
 	r = ch_cfg_load(&cfg, path, &cause);
@@ -264,7 +237,7 @@ test_defaults(void)
 		else
 			free(cause);
 	}
-	clear_env();
+	tstore_clear_env();
 
 	/* The public URL follows the port. */
 	set_env("CHATR_PORT", "9000");
@@ -278,7 +251,7 @@ test_defaults(void)
 		ch_cfg_free(&cfg);
 	} else
 		free(cause);
-	clear_env();
+	tstore_clear_env();
 	free(path);
 }
 
@@ -291,7 +264,7 @@ test_file(void)
 	char *path, *cause = NULL;
 	int r;
 
-	clear_env();
+	tstore_clear_env();
 	path = write_file("full.conf",
 	    "# chatr configuration\n"
 	    "\n"
@@ -374,7 +347,7 @@ test_file(void)
 		ch_cfg_free(&cfg);
 	else
 		free(cause);
-	clear_env();
+	tstore_clear_env();
 	ch_log_set_level(CH_LOG_INFO);
 	free(path);
 }
@@ -387,7 +360,7 @@ test_env(void)
 	char *path, *other, *cause = NULL;
 	int r;
 
-	clear_env();
+	tstore_clear_env();
 	path = write_file("env.conf",
 	    "CHATR_PORT = 9090\n"
 	    "CHATR_ONLINE_WINDOW = 600\n"
@@ -423,7 +396,7 @@ test_env(void)
 		ch_cfg_free(&cfg);
 	} else
 		free(cause);
-	clear_env();
+	tstore_clear_env();
 
 	/* An explicit path beats $CHATR_CONFIG. */
 	set_env("CHATR_CONFIG", other);
@@ -435,7 +408,7 @@ test_env(void)
 		ch_cfg_free(&cfg);
 	else
 		free(cause);
-	clear_env();
+	tstore_clear_env();
 
 	/* A URL of slashes only falls back to the default. */
 	set_env("CHATR_PUBLIC_URL", "/");
@@ -448,7 +421,7 @@ test_env(void)
 		ch_cfg_free(&cfg);
 	} else
 		free(cause);
-	clear_env();
+	tstore_clear_env();
 	free(path);
 	free(other);
 }
@@ -466,7 +439,7 @@ load_bad(const char *text, const char *name, const char *value,
 	char *path, *cause = NULL, *w;
 	int r;
 
-	clear_env();
+	tstore_clear_env();
 	if ((path = write_file("bad.conf", text)) == NULL)
 		return;
 	if (name != NULL)
@@ -486,7 +459,7 @@ load_bad(const char *text, const char *name, const char *value,
 	free(w);
 	free(cause);
 	free(path);
-	clear_env();
+	tstore_clear_env();
 }
 
 /* Errors: -1 and a cause that says where and what. */
@@ -548,7 +521,7 @@ test_errors(void)
 	free(line);
 
 	/* A file that does not exist. */
-	clear_env();
+	tstore_clear_env();
 	path = ch_xprintf("%s/missing.conf", tmpdir);
 	cause = NULL;
 	r = ch_cfg_load(&cfg, path, &cause);
@@ -565,7 +538,7 @@ test_errors(void)
 	if (r == 0)
 		ch_cfg_free(&cfg);
 	free(cause);
-	clear_env();
+	tstore_clear_env();
 	free(path);
 }
 

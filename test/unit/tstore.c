@@ -18,8 +18,8 @@ extern char **environ;
 static char tmpdir[256];
 
 /* Unset every CHATR_* environment variable. */
-static void
-clear_env(void)
+void
+tstore_clear_env(void)
 {
 	char name[256], *eq;
 	int again = 1;
@@ -54,7 +54,7 @@ tstore_setup(struct ch_db *db, struct ch_cfg *cfg, const char *test)
 	const char *t;
 	char *cause = NULL;
 
-	clear_env();
+	tstore_clear_env();
 	if ((t = getenv("TMPDIR")) == NULL || *t == '\0')
 		t = "/tmp";
 	snprintf(tmpdir, sizeof(tmpdir), "%s/%s.XXXXXX", t, test);
@@ -117,6 +117,6 @@ tstore_teardown(struct ch_db *db, struct ch_cfg *cfg)
 	ch_db_close(db);
 	ch_cfg_free(cfg);
 	r = nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	clear_env();
+	tstore_clear_env();
 	return r;
 }

@@ -7,6 +7,7 @@
 
 #include "chatr.h"
 
+void tstore_clear_env(void);
 int tstore_setup(struct ch_db *, struct ch_cfg *, const char *);
 int tstore_teardown(struct ch_db *, struct ch_cfg *);
 const char *tstore_dir(void);
