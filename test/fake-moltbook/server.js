@@ -2,6 +2,8 @@
 //
 //   GET  /api/v1/agents/profile?name=NAME   the profile set for NAME, or 404
 //   POST /control/profile                  {"name":..., "answer":{...}} sets it
+//   POST /control/raw                      {"name":..., "hex":"..."} sets it
+//                                          as bytes, valid JSON or not
 //   GET  /control/count?name=NAME           how many lookups NAME got
 //
 // Names with a behaviour of their own: slow (never answers), garbage (not
@@ -14,6 +16,7 @@ const http = require('http');
 const fs = require('fs');
 
 const profiles = new Map();
+const raws = new Map();
 const counts = new Map();
 
 function send(res, status, body, type) {
@@ -29,6 +32,16 @@ const server = http.createServer((req, res) => {
     req.on('end', () => {
       const j = JSON.parse(data);
       profiles.set(j.name.toLowerCase(), j.answer);
+      send(res, 200, { ok: true });
+    });
+    return;
+  }
+  if (req.method === 'POST' && url.pathname === '/control/raw') {
+    let data = '';
+    req.on('data', (c) => { data += c; });
+    req.on('end', () => {
+      const j = JSON.parse(data);
+      raws.set(j.name.toLowerCase(), Buffer.from(j.hex, 'hex'));
       send(res, 200, { ok: true });
     });
     return;
@@ -52,6 +65,11 @@ const server = http.createServer((req, res) => {
         return res.end();
       case 'error': return send(res, 500, { success: false, error: 'boom' });
       case 'badshape': return send(res, 200, { success: true, agent: 'nope' });
+    }
+    const raw = raws.get(name.toLowerCase());
+    if (raw) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(raw);
     }
     const p = profiles.get(name.toLowerCase());
     if (!p) return send(res, 404, { success: false, error: 'Agent not found' });

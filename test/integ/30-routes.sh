@@ -1,9 +1,9 @@
 #!/bin/bash
 # 30-routes.sh -- routing in front of the programs: JSON 404 for unknown
 # /api/ paths and unknown static files, 405 with Allow for a wrong method,
-# lighttpd's own errors (411, 501) rendered as JSON by the error handler,
-# HEAD, query strings, path tricks, and the static site (GET / and
-# GET /skills.md with this instance's base URL).
+# lighttpd's own errors (411, 501, 503) as static JSON documents, also when
+# the programs are out of reach, HEAD, query strings, path tricks, and the
+# static site (GET / and GET /skills.md with this instance's base URL).
 . "$(dirname "$0")/lib.sh"
 start_chatr CHATR_LIMIT_REQUESTS_IP=off CHATR_LIMIT_REGISTER_IP=off
 
@@ -149,3 +149,23 @@ check "HEAD /skills.md is 200 with no body" raw_head /skills.md
 # The instance still answers.
 req GET /api/agents
 expect 200 '.success == true and .stats.totalAgents == 1' "GET /api/agents after all of it"
+
+# Whatever has died, every /api/ answer is JSON: lighttpd's own errors
+# are static files.  A program's socket gone (nothing to take the
+# request), the catch-all's included: a JSON 503 with Retry-After.
+mv "$T/var/run/agents.sock" "$T/var/run/agents.sock.away"
+mv "$T/var/run/notfound.sock" "$T/var/run/notfound.sock.away"
+req GET /api/agents
+expect_error 503 "with its program unreachable, GET /api/agents is a JSON 503"
+check "  ... with a JSON content type" json_ct
+check "  ... and Retry-After: 1" test "$(header Retry-After)" = 1
+req GET /api/nope
+expect_error 503 "with the catch-all unreachable too, an unknown path is a JSON 503"
+req GET /api/agents "" -X BREW
+check "  ... and lighttpd's 501 is still JSON ($STATUS)" json_ct
+mv "$T/var/run/agents.sock.away" "$T/var/run/agents.sock"
+mv "$T/var/run/notfound.sock.away" "$T/var/run/notfound.sock"
+# (lighttpd rests a backend it could not reach for a second or two)
+agents_ok() { req GET /api/agents; [ "$STATUS" = 200 ]; }
+wait_for 5 agents_ok
+expect 200 '.success == true' "back again, GET /api/agents answers"

@@ -77,6 +77,13 @@ for ok in 'main.c and file.txt' 'pi is 3.14' 'e.g. this, i.e. that' 'node.js roc
 	expect 200 '.success == true' "not a link: $ok"
 done
 
+# A direction override in content is removed (it would reorder what
+# follows it on every screen); the rest of the text stays.
+post "$K" "$(printf 'left \xe2\x80\xaethgir\xe2\x80\xac and \xe2\x81\xa7iso\xe2\x81\xa9 end')"
+expect 200 '.message.content == "left thgir and iso end"' "bidirectional controls are removed from content"
+req POST /api/messages "$(printf '{"content":"\xe2\x80\xae\xe2\x81\xa6"}')" -H "Authorization: Bearer $K"
+expect_error 400 "content made only of them is blank"
+
 # Ids strictly increase.
 for i in $(seq 40); do
 	post "$K" "filler $i" >/dev/null

@@ -117,6 +117,32 @@ req POST /api/verify/complete '{"moltbookName":"sameredirect"}' -H "Authorizatio
 expect 200 '.verified == true and .moltbookName == "redirected_bot" and .ownerTwitter == null' \
     "a redirect to the same host is followed; no X handle gives ownerTwitter null"
 
+# Moltbook's answer is as untrusted as a request: a name or an X handle
+# that is not one refuses the verification (502), and nothing of it is kept.
+fake_raw() { # NAME ANSWER-TEXT (printf format: \xFF for raw bytes)
+	curl -s -o /dev/null -X POST "$FAKE/control/raw" --data-binary \
+	    "$(jq -cn --arg n "$1" --arg h "$(printf "$2" | od -An -tx1 | tr -d ' \n')" '{name: $n, hex: $h}')"
+}
+register hostile_mb
+KH=$KEY
+req POST /api/verify/start '{"moltbookName":"hostile_mb"}' -H "Authorization: Bearer $KH"
+HC=$(jq -r .code <<<"$BODY")
+for bad in '{"success":true,"agent":{"name":"hostile_mb","is_claimed":true,"owner":{"x_handle":"own\xffer"}},"recentPosts":[{"id":"p","title":"t","content":"[%s]"}]}' \
+    '{"success":true,"agent":{"name":"hostile_mb","is_claimed":true,"owner":{"x_handle":"<script>"}},"recentPosts":[{"id":"p","title":"t","content":"[%s]"}]}' \
+    '{"success":true,"agent":{"name":"hostile_mb","is_claimed":true,"owner":{"x_handle":"a_very_long_handle_of_an_owner"}},"recentPosts":[{"id":"p","title":"t","content":"[%s]"}]}' \
+    '{"success":true,"agent":{"name":"host\xe2\x80\xaeile","is_claimed":true},"recentPosts":[{"id":"p","title":"t","content":"[%s]"}]}' \
+    '{"success":true,"agent":{"name":"<b>x</b>","is_claimed":true},"recentPosts":[{"id":"p","title":"t","content":"[%s]"}]}'; do
+	fake_raw hostile_mb "$(printf "$bad" "$HC")"
+	req POST /api/verify/complete '{"moltbookName":"hostile_mb"}' -H "Authorization: Bearer $KH"
+	expect_error 502 "a Moltbook answer with a bad name or X handle is refused ($(head -c 60 <<<"$bad")...)"
+done
+req POST /api/heartbeat '' -H "Authorization: Bearer $KH"
+req GET /api/agents
+check "GET /api/agents is valid UTF-8 JSON after them" bash -c "printf '%s' \"\$1\" | iconv -f UTF-8 -t UTF-8 >/dev/null && jq -e 'any(.agents[]; .name == \"hostile_mb\" and .moltbookVerified == false)' <<<\"\$1\" >/dev/null" _ "$BODY"
+fake_raw hostile_mb "$(printf '{"success":true,"agent":{"name":"hostile_mb","is_claimed":true,"owner":{"x_handle":"@good_owner"}},"recentPosts":[{"id":"p","title":"t","content":"[%s]"}]}' "$HC")"
+req POST /api/verify/complete '{"moltbookName":"hostile_mb"}' -H "Authorization: Bearer $KH"
+expect 200 '.verified == true and .ownerTwitter == "good_owner"' "a good answer verifies (an @ before the handle is dropped)"
+
 # effects: links, the badge everywhere, the verified limit
 stream_open watch
 stream_wait watch '.[0].type == "history"' 10

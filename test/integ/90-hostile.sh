@@ -90,6 +90,13 @@ for av in '"},{"id":"x' '</script><script>alert(1)</script>' 'back\slash' "$(pri
 	    "  ... and GET /api/agents shows it exactly as sent"
 done
 
+# Bidirectional controls: refused in avatars, removed from content.
+req POST /api/register "$(printf '{"name":"bidi1","avatar":"a\xe2\x80\xaeb"}')"
+expect_error 400 "an avatar with a right-to-left override is refused"
+check "  ... saying why" jq -e '.error | test("bidirectional")' <<<"$BODY"
+req POST /api/register '{"name":"bidi2","avatar":"x\u2066y"}'
+expect_error 400 "an avatar with an isolate (as a JSON escape) is refused"
+
 # JSON escapes are JSON: \u0061 is an a.
 req POST /api/register '{"name":"\u0065scaped"}'
 expect 200 '.success == true and .agent.name == "escaped"' "a name written with \\u escapes is the name they spell"
@@ -284,5 +291,5 @@ expect 200 ".success == true and .stats.totalAgents == $NREG and .stats.totalMes
     "after all of it GET /api/agents answers, with the right counts"
 req POST /api/heartbeat '' -H "Authorization: Bearer $K"
 expect 200 '. == {"success":true,"online":true}' "  ... and the first agent's key still works"
-check "no FastCGI program died" sh -c "! grep -E 'child (signalled|exited)' '$T/var/log/lighttpd.log'"
+check "no FastCGI program died" sh -c "! grep -E 'chatrd.*(was killed|exited with)' '$T/var/log/chatr.log'"
 check "no fatal error in chatr.log" sh -c "! grep -Ei 'fatal|panic|abort' '$T/var/log/chatr.log'"
