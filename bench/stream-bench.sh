@@ -126,8 +126,9 @@ start_instance() {
 		i=$((i + 1))
 	done
 	LPID=$(cat "$VAR/run/lighttpd.pid")
+	CPID=$(cat "$VAR/run/chatrd.pid")
 	RPID=$(pgrep -f "chatr-sse-relay -c $VAR/chatr.conf" | head -n1)
-	export LPID RPID
+	export LPID RPID CPID
 }
 
 # ---- measurements ------------------------------------------------------
@@ -138,17 +139,16 @@ rss_kb() {
 	awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0
 }
 # lighttpd relay fastcgi system-busy system-total, in ticks.  lighttpd is
-# its master and its workers (children named lighttpd, server.max-worker);
-# the master's other children are the FastCGI programs.
+# its master and its workers (server.max-worker); the FastCGI programs are
+# chatrd's children other than the relay.
 cpu_snap() {
 	local f=0 l c
 	l=$(ticks "$LPID")
-	for c in $(pgrep -P "$LPID"); do
-		if [ "$(cat /proc/$c/comm 2>/dev/null)" = lighttpd ]; then
-			l=$((l + $(ticks "$c")))
-		else
-			f=$((f + $(ticks "$c")))
-		fi
+	for c in $(pgrep -P "$LPID" -x lighttpd); do
+		l=$((l + $(ticks "$c")))
+	done
+	for c in $(pgrep -P "$CPID"); do
+		[ "$c" = "$RPID" ] || f=$((f + $(ticks "$c")))
 	done
 	echo "$l $(ticks "$RPID") $f $(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)"
 }
@@ -204,7 +204,7 @@ lighttpd_rss
 EOF
 cat >"$DIR/cpu.sh" <<EOF
 #!/bin/bash
-LPID=\$LPID RPID=\$RPID
+LPID=\$LPID RPID=\$RPID CPID=\$CPID
 $(declare -f ticks cpu_snap)
 cpu_snap
 EOF
@@ -246,8 +246,8 @@ run_fanout() {
 		log "$name run $run: lighttpd or the relay died!"
 		echo "DIED lighttpd=$(kill -0 "$LPID" 2>/dev/null && echo alive || echo dead) relay=$(kill -0 "$RPID" 2>/dev/null && echo alive || echo dead)" >>"$f.err"
 	fi
-	grep -E 'relay exited|crash|fatal|PANIC' "$VAR/log/relay.log" "$VAR/log/chatr.log" 2>/dev/null >"$f.serverlog"
-	cp "$VAR/log/relay.log" "$f.relay.log" 2>/dev/null
+	grep -E 'was killed|exited with|crash|fatal|PANIC' "$VAR/log/chatr.log" 2>/dev/null >"$f.serverlog"
+	grep 'chatr-sse-relay' "$VAR/log/chatr.log" >"$f.relay.log" 2>/dev/null
 	stop_instance
 	if [ -s "$f.hook.perf" ]; then
 		perf report -i "$f.hook.perf" --stdio --no-children \
