@@ -344,16 +344,18 @@ client_feed(struct client *c)
 static void
 client_pump(struct client *c)
 {
-	int i;
+	int i, fed;
 
 	for (i = 0; i < 64; i++) {
+		fed = 1;
 		if (c->state == C_STREAMING && !c->live &&
-		    c->queued < RELAY_REFILL / 2 && !client_feed(c) &&
-		    c->qlen == 0)
-			return;
+		    c->queued < RELAY_REFILL / 2)
+			fed = client_feed(c);
 		if (client_flush(c) != 0)
 			return;
-		if (c->qlen > 0 || c->live || c->state != C_STREAMING)
+		/* Stop when the socket is full, the stream has caught up, or
+		 * the store was busy (client_tick tries again). */
+		if (c->qlen > 0 || c->live || c->state != C_STREAMING || !fed)
 			return;
 	}
 }

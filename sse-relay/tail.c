@@ -58,15 +58,17 @@ tail_line(const char *line, size_t len)
 		ch_log_warn("skipping a malformed line in the message log");
 		return;
 	}
-	if (id > hub.last_id) {
-		/* a gap: messages committed but not logged come first */
-		if (id > hub.last_id + 1 && hub_fill(id - 1) != 0)
-			ch_log_warn("message %llu waits for the store",
-			    (unsigned long long)id);
-		if (id > hub.last_id) {
-			text = ch_json_text(o, &tlen);
-			hub_message(id, text, tlen);
-		}
+	/*
+	 * A gap: messages committed but not logged come first.  If the store
+	 * cannot give them now, this one waits too (it is in the store, and
+	 * the look at the committed counter brings them all, in order).
+	 */
+	if (id > hub.last_id + 1 && hub_fill(id - 1) != 0)
+		ch_log_info("message %llu waits for the store",
+		    (unsigned long long)id);
+	else if (id == hub.last_id + 1) {
+		text = ch_json_text(o, &tlen);
+		hub_message(id, text, tlen);
 	}
 	json_object_put(o);
 }
