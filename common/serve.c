@@ -172,8 +172,9 @@ serve_route(struct ch_req *req, const struct ch_op **op)
 	return 0;
 }
 
-/* What the bookkeeping transaction found. */
+/* The bookkeeping transaction's request, and what it found. */
 struct account {
+	struct ch_req *req;
 	const struct ch_op *op;
 	const unsigned char *hash; /* of the key sent, or NULL */
 	int limited;
@@ -188,8 +189,8 @@ struct account {
 static int
 account_run(struct ch_db *db, DB_TXN *txn, void *arg)
 {
-	struct ch_req *req = ((void **)arg)[0];
-	struct account *ac = ((void **)arg)[1];
+	struct account *ac = arg;
+	struct ch_req *req = ac->req;
 	int ret;
 
 	ch_agent_free(&req->agent);
@@ -224,10 +225,10 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 	unsigned char hash[CH_HASH_LEN];
 	const char *hdr, *key = NULL;
 	struct account ac;
-	void *args[2];
 	int ret;
 
 	memset(&ac, 0, sizeof(ac));
+	ac.req = req;
 	ac.op = op;
 	if (op->flags & CH_OP_AUTH) {
 		hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
@@ -239,9 +240,7 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 			goto refuse;
 	} else if (cfg->requests_ip.count == 0)
 		return 0;
-	args[0] = req;
-	args[1] = &ac;
-	ret = ch_db_run(req->db, &account_txn, args);
+	ret = ch_db_run(req->db, &account_txn, &ac);
 	ch_wipe(hash, sizeof(hash));
 	if (ret != 0)
 		return ch_fail_db(req, ret);
