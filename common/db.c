@@ -70,7 +70,7 @@
 #define DB_REOPENS 3		 /* recoveries one transaction rides out */
 #define DB_BACKOFF_MIN_US 50
 #define DB_BACKOFF_MAX_US 20000
-#define DB_OPEN_STUCK_MS 3000	 /* an open that takes this long is stuck */
+#define DB_OPEN_STUCK_MS 1000	 /* an open that takes this long is stuck */
 #define DB_SPINS 100000		 /* isalive asked this often: Berkeley DB spins */
 
 static int db_busy(int);
@@ -129,14 +129,19 @@ static char db_mark[4096];
  * join the store.  Only recovery helps then: leave the store with the
  * marker that makes the next opener recover it (ch_watchdog_recover).
  * The same happens when joining the store takes longer than
- * DB_OPEN_STUCK_MS (blocked on such a mutex): the watchdog sees to it.
+ * DB_OPEN_STUCK_MS (blocked on such a mutex): the watchdog sees to it; and
+ * at once when another process has left the marker already.
  */
 static int
 db_dead(pid_t pid)
 {
 	static pid_t last;
 	static unsigned long times;
+	struct stat st;
 
+	/* Another process found the store stuck already: so is this failchk. */
+	if (db_mark[0] != '\0' && stat(db_mark, &st) == 0)
+		ch_watchdog_recover();
 	if (pid != last) {
 		last = pid;
 		times = 0;
