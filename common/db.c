@@ -402,7 +402,7 @@ db_ready(struct ch_db *db)
 	if (db->env != NULL)
 		return 1;
 	now = ch_time_mono_ms();
-	if (db->cfg == NULL || now - db->tried_open < 200)
+	if (db->cfg == NULL || now - db->tried_open < 50)
 		return 0;
 	db->tried_open = now;
 	if (db_open_handles(db, &cause) == 0) {
@@ -547,8 +547,10 @@ db_was_committed(struct ch_db *db, const struct ch_txn *t, void *arg)
  * it again).  Without t->committed the transaction is simply run again:
  * only for work that is harmless twice.
  *
- * Returns 0 once committed; CH_DB_UNAVAILABLE when the store cannot be
- * opened; else the Berkeley DB error or the caller's value.
+ * A store that cannot be opened just now (being recovered) is waited for
+ * within the same budget.  Returns 0 once committed; CH_DB_UNAVAILABLE
+ * when the store cannot be opened; else the Berkeley DB error or the
+ * caller's value.
  */
 int
 ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
@@ -559,8 +561,15 @@ ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
 
 	budget = t->budget_ms == 0 ? CH_DB_BUSY_MS : t->budget_ms;
 	for (try = 0;; try++) {
-		if (!db_ready(db))
-			return CH_DB_UNAVAILABLE;
+		if (!db_ready(db)) {
+			/* Being recovered, perhaps: wait within the budget. */
+			if (start == 0)
+				start = ch_time_mono_ms();
+			if (budget < 0 || ch_time_mono_ms() - start > budget)
+				return CH_DB_UNAVAILABLE;
+			ch_db_backoff(try);
+			continue;
+		}
 		if ((ret = ch_db_begin(db, &txn, t->flags)) == 0) {
 			if ((ret = t->run(db, txn, arg)) != 0)
 				ch_db_abort(txn);
