@@ -356,8 +356,8 @@ stop_all(void)
 	for (p = 0; p < NPROGS; p++)
 		for (i = 0; i < table[p].n; i++)
 			if (table[p].slot[i].pid != 0) {
-				ch_log_warn("chatr-%s[%ld] did not stop; killing "
-				    "it", progs[p].name,
+				ch_log_warn("chatr-%s[%ld] did not stop; "
+				    "killing it", progs[p].name,
 				    (long)table[p].slot[i].pid);
 				kill(table[p].slot[i].pid, SIGKILL);
 			}

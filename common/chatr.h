@@ -172,7 +172,7 @@ int ch_json_addstr(struct json_object *, const char *, const char *);
 
 /* Results of chatr's own, beside Berkeley DB's errors and errno values. */
 #define CH_LIMITED 100001	  /* limit.c: over the limit */
-#define CH_AGENT_EXISTS 100002	  /* agent.c: name (or Moltbook name) taken */
+#define CH_AGENT_EXISTS 100002	  /* agent.c: a name (or Moltbook name) taken */
 #define CH_TXN_REFUSED 100003	  /* a handler failed the request */
 #define CH_DB_UNAVAILABLE 100004 /* db.c: the store cannot be opened */
 

@@ -71,7 +71,7 @@
 #define DB_BACKOFF_MIN_US 50
 #define DB_BACKOFF_MAX_US 20000
 #define DB_OPEN_STUCK_MS 1000	 /* an open that takes this long is stuck */
-#define DB_SPINS 100000		 /* isalive asked this often: Berkeley DB spins */
+#define DB_SPINS 100000		 /* isalive asked this often: libdb spins */
 
 static int db_busy(int);
 
@@ -575,7 +575,8 @@ ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
 				ch_db_abort(txn);
 			else if ((ret = ch_db_commit(txn, 0)) == 0)
 				return 0;
-			else if (ret == DB_RUNRECOVERY && t->committed != NULL) {
+			else if (ret == DB_RUNRECOVERY &&
+			    t->committed != NULL) {
 				ch_db_reopen(db, "the store was recovered as "
 				    "a transaction committed");
 				reopens++;

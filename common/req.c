@@ -69,10 +69,11 @@ ch_query_get(const char *q, const char *name, char *out, size_t outsz)
 				if (*p == '+')
 					out[o++] = ' ';
 				else if (*p == '%') {
-					if (end - p < 3 ||
-					    (hi = ch_hex_digit((unsigned char)p[1])) < 0 ||
-					    (lo = ch_hex_digit((unsigned char)p[2])) < 0 ||
-					    (hi == 0 && lo == 0))
+					hi = end - p < 3 ? -1 :
+					    ch_hex_digit((unsigned char)p[1]);
+					lo = hi < 0 ? -1 :
+					    ch_hex_digit((unsigned char)p[2]);
+					if (lo < 0 || (hi == 0 && lo == 0))
 						return -1;
 					out[o++] = (char)(hi << 4 | lo);
 					p += 2;

@@ -53,7 +53,7 @@ static int
 messages_post(struct ch_req *req)
 {
 	const struct ch_value *content = &req->val[F_CONTENT];
-	const struct ch_agent *a = &req->agent; /* read with the key, just now */
+	const struct ch_agent *a = &req->agent; /* read with the key */
 	const struct ch_cfg *cfg = req->cfg;
 	struct ch_post *p;
 	char *text;

@@ -25,7 +25,7 @@
 
 #define RELAY_RING 1024		   /* newest messages kept in memory */
 #define RELAY_PAGE 128		   /* messages read from the store at once */
-#define RELAY_BACKLOG (1024 * 1024) /* queued bytes before a client is dropped */
+#define RELAY_BACKLOG (1024 * 1024) /* queued bytes before a drop */
 #define RELAY_REFILL (256 * 1024)  /* a stream that is behind is fed to this */
 #define RELAY_REQUEST_MAX 8192	   /* request head */
 #define RELAY_REQUEST_TIMEOUT 10000 /* ms to send the request head */

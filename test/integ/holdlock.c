@@ -38,7 +38,8 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: holdlock idle|inside|waiter ID|registry|open\n");
+	fprintf(stderr, "usage: holdlock idle|inside|waiter ID|registry|"
+	    "open\n");
 	exit(2);
 }
 
@@ -77,7 +78,8 @@ main(int argc, char **argv)
 		fl.l_start = 1;
 		fl.l_len = 1;
 		if (fcntl(fd, F_SETLKW, &fl) != 0) {
-			fprintf(stderr, "holdlock: fcntl: %s\n", strerror(errno));
+			fprintf(stderr, "holdlock: fcntl: %s\n",
+			    strerror(errno));
 			return 1;
 		}
 		printf("locked\n");
@@ -107,7 +109,8 @@ main(int argc, char **argv)
 		ch_db_dbt(&data, v, sizeof(v) - 1);
 		if ((ret = db.agents->put(db.agents, txn, &key, &data, 0)) !=
 		    0) {
-			fprintf(stderr, "holdlock: put: %s\n", db_strerror(ret));
+			fprintf(stderr, "holdlock: put: %s\n",
+			    db_strerror(ret));
 			return 1;
 		}
 		printf("locked\n");

@@ -71,7 +71,8 @@ main(int argc, char **argv)
 		status[i] = json[i] = 0;
 		pfd[i].events = POLLIN;
 		if ((pfd[i].fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
-		    bind(pfd[i].fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
+		    bind(pfd[i].fd, (struct sockaddr *)&src,
+		    sizeof(src)) != 0 ||
 		    connect(pfd[i].fd, (struct sockaddr *)&sin,
 		    sizeof(sin)) != 0) {
 			closed[i] = 0;
@@ -106,8 +107,10 @@ main(int argc, char **argv)
 				if (r > 0) {
 					buf[r] = '\0';
 					if (status[i] == 0)
-						sscanf(buf, "HTTP/%*s %d", &status[i]);
-					if (strstr(buf, "{\"success\":false,") != NULL)
+						sscanf(buf, "HTTP/%*s %d",
+						    &status[i]);
+					if (strstr(buf, "\"success\":false") !=
+					    NULL)
 						json[i] = 1;
 					continue;
 				}

@@ -79,7 +79,7 @@ static struct {
 static volatile int stop_posting, stop_streams;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* ---- small helpers ------------------------------------------------------ */
+/* ---- small helpers ------------------------------------------------------- */
 
 static int64_t
 now_ms(void)
@@ -372,7 +372,7 @@ http(struct conn *c, const char *method, const char *path, const char *hdrs,
 	return 0;
 }
 
-/* ---- posters -------------------------------------------------------------- */
+/* ---- posters ------------------------------------------------------------- */
 
 struct answer {
 	int status; /* 0: no answer (the connection broke) */
@@ -449,8 +449,8 @@ poster_run(void *arg)
 
 	snprintf(hdrs, sizeof(hdrs), "Authorization: Bearer %s\r\n", p->key);
 	for (seq = 0; !stop_posting; seq++) {
-		snprintf(body, sizeof(body), "{\"content\":\"storm %s %d %zu\"}",
-		    opt.tag, p->n, seq);
+		snprintf(body, sizeof(body),
+		    "{\"content\":\"storm %s %d %zu\"}", opt.tag, p->n, seq);
 		memset(&a, 0, sizeof(a));
 		out = NULL;
 		if (http(&c, "POST", "/api/messages", hdrs, body, &st, &out,
@@ -466,8 +466,8 @@ poster_run(void *arg)
 			}
 			if (st != 200) {
 				if (getenv("STORM_VERBOSE") != NULL)
-					fprintf(stderr, "storm: poster %d: %d %s\n",
-					    p->n, st, out);
+					fprintf(stderr, "storm: poster %d: "
+					    "%d %s\n", p->n, st, out);
 				sleep_ms(5); /* as a client would, briefly */
 			}
 		} else
@@ -484,7 +484,7 @@ poster_run(void *arg)
 	return NULL;
 }
 
-/* ---- streams ---------------------------------------------------------------- */
+/* ---- streams ------------------------------------------------------------- */
 
 struct stream {
 	int n;
@@ -658,13 +658,14 @@ stream_run(void *arg)
 		}
 		s->connects++;
 		if (s->started)
-			n = snprintf(req, sizeof(req), "GET /api/stream HTTP/1.1"
-			    "\r\nHost: 127.0.0.1\r\nAccept: text/event-stream"
-			    "\r\nLast-Event-ID: %" PRIu64 "\r\n\r\n", s->last);
+			n = snprintf(req, sizeof(req), "GET /api/stream "
+			    "HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
+			    "text/event-stream\r\nLast-Event-ID: %" PRIu64
+			    "\r\n\r\n", s->last);
 		else
-			n = snprintf(req, sizeof(req), "GET /api/stream HTTP/1.1"
-			    "\r\nHost: 127.0.0.1\r\nAccept: text/event-stream"
-			    "\r\n\r\n");
+			n = snprintf(req, sizeof(req), "GET /api/stream "
+			    "HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: "
+			    "text/event-stream\r\n\r\n");
 		if (send_all(s->c.fd, req, (size_t)n) != 0 ||
 		    read_head(&s->c, &h, IO_TIMEOUT_MS) != 0) {
 			conn_close(&s->c);
@@ -691,7 +692,7 @@ stream_run(void *arg)
 	return NULL;
 }
 
-/* ---- the killer ---------------------------------------------------------------- */
+/* ---- the killer ---------------------------------------------------------- */
 
 struct prog {
 	char name[32];
@@ -808,7 +809,7 @@ killer(void)
 	}
 }
 
-/* ---- checking the store ------------------------------------------------------- */
+/* ---- checking the store -------------------------------------------------- */
 
 struct stored {
 	uint64_t id;

@@ -59,7 +59,8 @@ hit(const char *subject, const struct ch_limit *l, int64_t now,
 	*retry = 0;
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	ret = ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, subject, l, now, retry);
+	ret = ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, subject, l, now,
+	    retry);
 	if (ret != 0 && ret != CH_LIMITED) {
 		ch_db_abort(txn);
 		return ret;
@@ -80,7 +81,8 @@ check(const char *subject, const struct ch_limit *l, int64_t now,
 	*retry = 0;
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	ret = ch_limit_check(&db, txn, CH_LIMIT_REQUESTS, subject, l, now, retry);
+	ret = ch_limit_check(&db, txn, CH_LIMIT_REQUESTS, subject, l, now,
+	    retry);
 	if (ret != 0 && ret != CH_LIMITED) {
 		ch_db_abort(txn);
 		return ret;
@@ -100,7 +102,8 @@ probe(const char *subject, const struct ch_limit *l, int64_t now)
 
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	ret = ch_limit_check(&db, txn, CH_LIMIT_REQUESTS, subject, l, now, &retry);
+	ret = ch_limit_check(&db, txn, CH_LIMIT_REQUESTS, subject, l, now,
+	    &retry);
 	ch_db_abort(txn);
 	return ret;
 }
@@ -269,7 +272,8 @@ test_off(void)
 	if (r != 0)
 		return;
 	for (i = 0; i < 1000; i++)
-		if (ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, "ip:e", &l, T0, &retry) != 0)
+		if (ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, "ip:e", &l,
+		    T0, &retry) != 0)
 			bad++;
 	r = ch_db_commit(txn, 0);
 	CHECK(r == 0, "off: commit");
@@ -334,7 +338,8 @@ test_large(void)
 			break;
 		}
 		for (j = 0; j < 1000; j++) {
-			r = ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, "big", &l, T0 +
+			r = ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, "big",
+			    &l, T0 +
 			    (int64_t)(i * 1000 + j) * 59000 / 100000, &retry);
 			if (r == CH_LIMITED)
 				bad++;

@@ -232,11 +232,13 @@ test_parse(void)
 		" {\"content\":\"c\",\"agentId\":\"a\",\"id\":\"7\"} ",
 	};
 	static const char *bad[] = {
-		"", "{", "[]", "\"x\"", "{\"id\":1,\"agentId\":\"a\",\"content\":\"c\"}",
+		"", "{", "[]", "\"x\"",
+		"{\"id\":1,\"agentId\":\"a\",\"content\":\"c\"}",
 		"{\"id\":\"0\",\"agentId\":\"a\",\"content\":\"c\"}",
 		"{\"id\":\"01\",\"agentId\":\"a\",\"content\":\"c\"}",
 		"{\"id\":\"1x\",\"agentId\":\"a\",\"content\":\"c\"}",
-		"{\"id\":\"18446744073709551616\",\"agentId\":\"a\",\"content\":\"c\"}",
+		"{\"id\":\"18446744073709551616\",\"agentId\":\"a\","
+		"\"content\":\"c\"}",
 		"{\"id\":\"1\",\"content\":\"c\"}",
 		"{\"id\":\"1\",\"agentId\":\"a\"}",
 		"{\"id\":\"1\",\"agentId\":\"a\",\"content\":\"c\"} x",
