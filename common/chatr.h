@@ -83,8 +83,10 @@ size_t ch_log_escape(char *, size_t, const char *, size_t);
 /* watchdog.c: the exit status of a process the watchdog ended. */
 #define CH_EXIT_STUCK 75
 void ch_watchdog_start(unsigned int);
+void ch_watchdog_stop(void);
 void ch_watchdog_region(const char *, ino_t);
 void ch_watchdog_mark(const char *);
+void ch_watchdog_registry(const char *);
 void ch_watchdog_opening(unsigned int);
 __dead void ch_watchdog_recover(void);
 void ch_watchdog_busy(void);

@@ -70,7 +70,7 @@
 #define DB_REOPENS 3		 /* recoveries one transaction rides out */
 #define DB_BACKOFF_MIN_US 50
 #define DB_BACKOFF_MAX_US 20000
-#define DB_OPEN_STUCK_MS 1000	 /* an open that takes this long is stuck */
+#define DB_OPEN_STUCK_MS 1000	 /* an open standing still this long: stuck */
 #define DB_SPINS 100000		 /* isalive asked this often: libdb spins */
 
 static int db_busy(int);
@@ -128,9 +128,10 @@ static char db_mark[4096];
  * (__db_pthread_mutex_prep), with the registry locked, so that nobody can
  * join the store.  Only recovery helps then: leave the store with the
  * marker that makes the next opener recover it (ch_watchdog_recover).
- * The same happens when joining the store takes longer than
- * DB_OPEN_STUCK_MS (blocked on such a mutex): the watchdog sees to it; and
- * at once when another process has left the marker already.
+ * The same happens when joining the store stands still for
+ * DB_OPEN_STUCK_MS, not waiting behind another opener (asleep on such a
+ * mutex): the watchdog sees to it; and at once when another process has
+ * left the marker already.
  */
 static int
 db_dead(pid_t pid)
@@ -303,6 +304,9 @@ db_open_handles(struct ch_db *db, char **cause)
 	 */
 	snprintf(db_mark, sizeof(db_mark), "%s/chatr-recover", cfg->db_home);
 	ch_watchdog_mark(db_mark);
+	region = ch_xprintf("%s/__db.register", cfg->db_home);
+	ch_watchdog_registry(region);
+	free(region);
 	region = ch_xprintf("%s/__db.001", cfg->db_home);
 	was = stat(region, &st) == 0 ? st.st_ino : 0;
 	recover = stat(db_mark, &st) == 0;

@@ -507,6 +507,7 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 		serve_one(&req);
 		ch_req_reset(&req);
 		ch_db_close(&db);
+		ch_watchdog_stop();
 		ch_cfg_free(&cfg);
 		return 0;
 	}
@@ -514,6 +515,9 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 
 	if (FCGX_InitRequest(&fr, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		ch_log_err("FCGX_InitRequest failed");
+		ch_db_close(&db);
+		ch_watchdog_stop();
+		ch_cfg_free(&cfg);
 		return 1;
 	}
 	req.io = &fcgi_io;
@@ -533,7 +537,9 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 		ch_watchdog_idle();
 	}
 	FCGX_Free(&fr, 1);
+	ch_watchdog_busy(); /* a close stuck on a dead process ends too */
 	ch_db_close(&db);
+	ch_watchdog_stop();
 	ch_cfg_free(&cfg);
 	return 0;
 }

@@ -333,6 +333,7 @@ main(int argc, char **argv)
 	if (ch_db_open(&hub.db, &hub.cfg, &cause) != 0) {
 		ch_log_err("%s", cause);
 		free(cause);
+		ch_watchdog_stop();
 		return 1;
 	}
 	status = 1; /* until the loop runs */
@@ -393,6 +394,7 @@ main(int argc, char **argv)
 	}
 
 out:
+	ch_watchdog_busy(); /* a close stuck on a dead process ends too */
 	client_close_all();
 	for (i = 0; i < 2; i++)
 		if (listeners[i].fd >= 0)
@@ -405,6 +407,7 @@ out:
 		loop_free(loop);
 	close(sfd);
 	ch_db_close(&hub.db);
+	ch_watchdog_stop();
 	ch_cfg_free(&hub.cfg);
 	ch_log_info("stopped");
 	return status;

@@ -9,9 +9,12 @@
 #     process to join runs recovery, a process left waiting on that mutex
 #     in the old regions is ended by its watchdog within seconds (it is
 #     not left for CHATR_WATCHDOG), and everything answers again;
-#   - a join that cannot finish (the registry held): the process leaves a
-#     marker and exits within seconds, and the next process to join
-#     recovers the store and removes the marker.
+#   - a join queued behind a slow one, with nothing dead, waits its turn
+#     and leaves the store alone;
+#   - a join that cannot finish (the registry held by a process stuck in
+#     the failchk of one that died): the process leaves a marker and exits
+#     within seconds, and the next process to join recovers the store and
+#     removes the marker.
 # Also: the settings check refuses a bad value.
 . "$(dirname "$0")/lib.sh"
 holdlock=$top_builddir/test/integ/holdlock
@@ -98,6 +101,21 @@ check "the waiter left in the old regions is ended by its watchdog (status $st, 
     test "$st" = 75 -a "$took" -le 5
 check "  ... saying why" grep -q "stuck in a store that another process recovered" "$T/waiter.err"
 check "heartbeats answer 200 again" heartbeats_ok 100
+
+# --- a slow join ---------------------------------------------------------------
+# An opener queued for seconds behind another, with nothing dead in the
+# store, waits its turn: it does not leave the store for recovery.
+hold registry 3
+holder=$HOLD
+start=$(date +%s)
+"$holdlock" open >"$T/open0.out" 2>"$T/open0.err"
+st=$?
+took=$(($(date +%s) - start))
+wait "$holder" 2>/dev/null || :
+check "a join queued 3 s behind a slow one waits its turn (status $st, $took s)" \
+    test "$st" = 0 -a "$took" -ge 2
+check "  ... and leaves no marker for recovery" test ! -e "$T/var/db/chatr-recover"
+check "heartbeats answer 200 after it" heartbeats_ok 100
 
 # --- a join that cannot finish ---------------------------------------------------
 hold registry

@@ -15,9 +15,13 @@
  *                       Berkeley DB, as a process waits for one a dead
  *                       process held); its watchdog ends it once the store
  *                       is recovered under it.
- *   holdlock registry   hold the store's registry lock without joining
- *                       (as a process stuck while joining does): nobody
- *                       can join the store meanwhile.
+ *   holdlock registry   play a process that found one that died in the
+ *                       store and is stuck in its failchk: hold the
+ *                       store's registry lock, add the line of a dead
+ *                       process to the registry, and never go on.
+ *                       Nobody can join the store meanwhile.
+ *   holdlock registry N play a slow opener with nothing dead: hold the
+ *                       registry lock for N seconds, then let go.
  *   holdlock open       join the store and leave, as a program that chatrd
  *                       starts in place of a dead one does.
  *
@@ -25,6 +29,9 @@
  * program; the watchdog runs (CHATR_WATCHDOG).
  */
 #include "config.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,9 +45,40 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: holdlock idle|inside|waiter ID|registry|"
+	fprintf(stderr, "usage: holdlock idle|inside|waiter ID|registry [N]|"
 	    "open\n");
 	exit(2);
+}
+
+/*
+ * Add the registry line of a process that died (a child that has exited;
+ * nobody holds the line's lock) at the end of the registry fd.
+ */
+static int
+dead_slot(int fd)
+{
+	char line[32];
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "holdlock: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		_exit(0);
+	if (waitpid(pid, &status, 0) != pid || fstat(fd, &st) != 0) {
+		fprintf(stderr, "holdlock: %s\n", strerror(errno));
+		return -1;
+	}
+	snprintf(line, sizeof(line), "%24lu\n", (unsigned long)pid);
+	if (pwrite(fd, line, 25, st.st_size - st.st_size % 25) != 25) {
+		fprintf(stderr, "holdlock: writing the registry: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -82,6 +120,17 @@ main(int argc, char **argv)
 			    strerror(errno));
 			return 1;
 		}
+		if (argc == 3) {
+			/* slow: nothing died; let go after a while */
+			printf("locked\n");
+			fflush(stdout);
+			ch_watchdog_idle();
+			sleep((unsigned int)strtoul(argv[2], NULL, 10));
+			printf("released\n");
+			return 0;
+		}
+		if (dead_slot(fd) != 0)
+			return 1;
 		printf("locked\n");
 		fflush(stdout);
 		ch_watchdog_idle();
