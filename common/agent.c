@@ -4,11 +4,19 @@
  *   agents    id -> record, a JSON object (see agent_encode)
  *   names     lower-case name -> id        (names are unique without case)
  *   keys      SHA-256(API key) -> id       (the key itself is never kept)
- *   presence  be64(last seen, seconds) + id -> ""
+ *   presence  be64(last seen, seconds) + id -> the agent's public object
+ *             (as GET /api/agents shows it; "" in stores from before)
  *
  * The presence index is ordered by time, so the online agents are one
- * range scan over the newest entries: the cost grows with the number of
- * online agents, never with the number registered.
+ * range scan over the newest entries, which hold all that is shown of
+ * them: the cost grows with the number of online agents, never with the
+ * number registered, and reads no agent record.
+ *
+ * Presence is written at most once per touch interval (ch_agent_touch:
+ * a tenth of the online window, from 1 to 5 seconds), so that an agent
+ * that makes many requests costs one store write every few seconds, not
+ * one per request; an agent stays online for that much longer than the
+ * window, never less.  An agent that was offline is online at once.
  */
 #include "config.h"
 
@@ -133,12 +141,13 @@ ch_agent_get(struct ch_db *db, DB_TXN *txn, const char *id,
 }
 
 /*
- * Find the agent whose API key hashes to hash, write-locked for an
- * update.  DB_NOTFOUND if no agent has that key.
+ * Find the agent whose API key hashes to hash; flags as for ch_agent_get
+ * (DB_RMW: write-locked for an update).  DB_NOTFOUND if no agent has that
+ * key.
  */
 int
 ch_agent_by_key(struct ch_db *db, DB_TXN *txn, const unsigned char *hash,
-    struct ch_agent *a)
+    struct ch_agent *a, uint32_t flags)
 {
 	char id[CH_ID_LEN + 1];
 	DBT key, data;
@@ -154,7 +163,7 @@ ch_agent_by_key(struct ch_db *db, DB_TXN *txn, const unsigned char *hash,
 	if (data.size != CH_ID_LEN)
 		return EINVAL;
 	id[CH_ID_LEN] = '\0';
-	if ((ret = ch_agent_get(db, txn, id, a, DB_RMW)) != 0)
+	if ((ret = ch_agent_get(db, txn, id, a, flags)) != 0)
 		return ret == DB_NOTFOUND ? EINVAL : ret;
 	if (!ch_auth_equal(a->keyhash, hash, CH_HASH_LEN)) {
 		ch_agent_free(a);
@@ -163,10 +172,21 @@ ch_agent_by_key(struct ch_db *db, DB_TXN *txn, const unsigned char *hash,
 	return 0;
 }
 
-/* Write a's record. */
+static void
+agent_presence_key(unsigned char *k, int64_t seen, const char *id)
+{
+	ch_db_be64(k, (uint64_t)seen);
+	memcpy(k + 8, id, CH_ID_LEN);
+}
+
+/*
+ * Write a's record, and its presence entry when it is online (the entry
+ * holds the public object, so a change of a shown field shows at once).
+ */
 int
 ch_agent_put(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a)
 {
+	unsigned char k[PRESENCE_KEY];
 	struct json_object *o;
 	const char *s;
 	DBT key, data;
@@ -178,6 +198,15 @@ ch_agent_put(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a)
 	ch_db_dbt(&key, a->id, CH_ID_LEN);
 	ch_db_dbt(&data, s, len);
 	ret = db->agents->put(db->agents, txn, &key, &data, 0);
+	json_object_put(o);
+	if (ret != 0 || a->last_seen <= 0)
+		return ret;
+	o = ch_agent_json(a, 1);
+	s = ch_json_text(o, &len);
+	agent_presence_key(k, a->last_seen, a->id);
+	ch_db_dbt(&key, k, sizeof(k));
+	ch_db_dbt(&data, s, len);
+	ret = db->presence->put(db->presence, txn, &key, &data, 0);
 	json_object_put(o);
 	return ret;
 }
@@ -258,13 +287,6 @@ ch_agent_claim_mbname(struct ch_db *db, DB_TXN *txn, const char *mbname,
 	return db->mbnames->put(db->mbnames, txn, &key, &data, 0);
 }
 
-static void
-agent_presence_key(unsigned char *k, int64_t seen, const char *id)
-{
-	ch_db_be64(k, (uint64_t)seen);
-	memcpy(k + 8, id, CH_ID_LEN);
-}
-
 /* Drop a's presence entry, if any. */
 static int
 agent_unlist(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a)
@@ -281,27 +303,38 @@ agent_unlist(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a)
 	return ret == DB_NOTFOUND ? 0 : ret;
 }
 
+/* How often presence is written for an agent that stays active (s). */
+unsigned int
+ch_agent_touch_every(unsigned int window)
+{
+	unsigned int t = window / 10;
+
+	return t < 1 ? 1 : t > 5 ? 5 : t;
+}
+
+/* Would activity of a at now (seconds) be written (ch_agent_touch)? */
+int
+ch_agent_touch_due(const struct ch_agent *a, int64_t now,
+    unsigned int window)
+{
+	return a->last_seen <= 0 || now < a->last_seen ||
+	    now - a->last_seen >= (int64_t)ch_agent_touch_every(window);
+}
+
 /*
  * Record activity of a (read with DB_RMW) at now (seconds): it is online
- * until now + the online window.  Nothing is written when a was already
- * seen this second.
+ * until at least now + the online window.  Nothing is written unless it is
+ * due (ch_agent_touch_due).
  */
 int
 ch_agent_touch(struct ch_db *db, DB_TXN *txn, struct ch_agent *a,
-    int64_t now)
+    int64_t now, unsigned int window)
 {
-	unsigned char k[PRESENCE_KEY];
-	DBT key, data;
 	int ret;
 
-	if (a->last_seen == now)
+	if (!ch_agent_touch_due(a, now, window))
 		return 0;
 	if ((ret = agent_unlist(db, txn, a)) != 0)
-		return ret;
-	agent_presence_key(k, now, a->id);
-	ch_db_dbt(&key, k, sizeof(k));
-	ch_db_dbt(&data, "", 0);
-	if ((ret = db->presence->put(db->presence, txn, &key, &data, 0)) != 0)
 		return ret;
 	a->last_seen = now;
 	return ch_agent_put(db, txn, a);
@@ -322,23 +355,29 @@ ch_agent_leave(struct ch_db *db, DB_TXN *txn, struct ch_agent *a)
 }
 
 /*
- * Walk the agents seen within window seconds before now (seconds), the
- * most recent first.  Each one's public object goes into list (a JSON
- * array) unless list is NULL; *count gets how many there are.
+ * Walk the online agents at now (seconds): seen within window seconds,
+ * and the touch interval's slack.  The most recent first, fn(arg, id,
+ * json, len) gets each one's id and public object as text (fn may be
+ * NULL; nonzero from it stops the walk); *count gets how many there are.
  */
 int
 ch_agent_online(struct ch_db *db, DB_TXN *txn, int64_t now,
-    unsigned int window, struct json_object *list, uint64_t *count)
+    unsigned int window, int (*fn)(void *, const char *, const char *,
+    size_t), void *arg, uint64_t *count)
 {
 	unsigned char kbuf[PRESENCE_KEY], start[8];
 	char id[CH_ID_LEN + 1];
+	struct json_object *o;
 	struct ch_agent a;
+	const char *s;
 	DBC *c = NULL;
 	DBT key, data;
 	uint64_t n = 0;
-	int ret, cret;
+	size_t len;
+	int ret, cret, stop = 0;
 
-	ch_db_be64(start, (uint64_t)(now - (int64_t)window + 1));
+	ch_db_be64(start, (uint64_t)(now - (int64_t)window -
+	    (int64_t)ch_agent_touch_every(window) + 2));
 	if ((ret = db->presence->cursor(db->presence, txn, &c, 0)) != 0)
 		return ret;
 	ch_db_dbt(&key, NULL, 0);
@@ -346,7 +385,8 @@ ch_agent_online(struct ch_db *db, DB_TXN *txn, int64_t now,
 	key.ulen = sizeof(kbuf);
 	key.flags = DB_DBT_USERMEM;
 	ch_db_dbt(&data, NULL, 0);
-	data.flags = DB_DBT_PARTIAL; /* values are empty; skip them */
+	if (fn == NULL)
+		data.flags = DB_DBT_PARTIAL; /* counting only: skip them */
 	for (ret = c->get(c, &key, &data, DB_LAST); ret == 0;
 	    ret = c->get(c, &key, &data, DB_PREV)) {
 		if (key.size != PRESENCE_KEY) {
@@ -356,15 +396,23 @@ ch_agent_online(struct ch_db *db, DB_TXN *txn, int64_t now,
 		if (memcmp(kbuf, start, 8) < 0)
 			break;
 		n++;
-		if (list == NULL)
+		if (fn == NULL || stop)
 			continue;
 		memcpy(id, kbuf + 8, CH_ID_LEN);
 		id[CH_ID_LEN] = '\0';
+		if (data.size > 0) {
+			stop = fn(arg, id, data.data, data.size);
+			continue;
+		}
+		/* An entry from before presence held the object. */
 		if ((ret = ch_agent_get(db, txn, id, &a, 0)) == DB_NOTFOUND)
 			continue;
 		if (ret != 0)
 			break;
-		json_object_array_add(list, ch_agent_json(&a, 1));
+		o = ch_agent_json(&a, 1);
+		s = ch_json_text(o, &len);
+		stop = fn(arg, id, s, len);
+		json_object_put(o);
 		ch_agent_free(&a);
 	}
 	if (ret == DB_NOTFOUND)
@@ -388,7 +436,8 @@ ch_agent_stats(struct ch_db *db, DB_TXN *txn, int64_t now,
 	    (ret = ch_db_counter_get(db, txn, "messages",
 	    &st->total_messages)) != 0)
 		return ret;
-	return ch_agent_online(db, txn, now, window, NULL, &st->online_agents);
+	return ch_agent_online(db, txn, now, window, NULL, NULL,
+	    &st->online_agents);
 }
 
 /* The stats object: {"totalAgents","onlineAgents","totalMessages"}. */

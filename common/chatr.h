@@ -188,12 +188,15 @@ struct ch_db {
 	DB *messages; /* big-endian message id -> message JSON */
 	DB *meta;     /* counter name -> big-endian uint64 */
 	DB *limits;   /* limit key -> window buckets */
+	DB *reqlimits; /* the same, in memory: the per-address request limit */
 	DB *mbnames;  /* lower-case Moltbook name -> agent id */
 	const struct ch_cfg *cfg; /* to reopen */
 	int logfd;		  /* the newest log file, for ch_db_flush */
+	int synclockfd;		  /* run/sync.lock, the group commit's */
 	unsigned long logno;
 	int64_t last_checkpoint;
 	int64_t last_failchk;
+	int64_t last_sweep;
 	int64_t tried_open;
 	unsigned long reopens;
 };
@@ -261,13 +264,17 @@ void ch_agent_free(struct ch_agent *);
 int ch_agent_get(struct ch_db *, DB_TXN *, const char *, struct ch_agent *,
     uint32_t);
 int ch_agent_by_key(struct ch_db *, DB_TXN *, const unsigned char *,
-    struct ch_agent *);
+    struct ch_agent *, uint32_t);
 int ch_agent_put(struct ch_db *, DB_TXN *, const struct ch_agent *);
 int ch_agent_create(struct ch_db *, DB_TXN *, struct ch_agent *);
-int ch_agent_touch(struct ch_db *, DB_TXN *, struct ch_agent *, int64_t);
+unsigned int ch_agent_touch_every(unsigned int);
+int ch_agent_touch_due(const struct ch_agent *, int64_t, unsigned int);
+int ch_agent_touch(struct ch_db *, DB_TXN *, struct ch_agent *, int64_t,
+    unsigned int);
 int ch_agent_leave(struct ch_db *, DB_TXN *, struct ch_agent *);
 int ch_agent_online(struct ch_db *, DB_TXN *, int64_t, unsigned int,
-    struct json_object *, uint64_t *);
+    int (*)(void *, const char *, const char *, size_t), void *,
+    uint64_t *);
 int ch_agent_stats(struct ch_db *, DB_TXN *, int64_t, unsigned int,
     struct ch_stats *);
 void ch_agent_public(struct json_object *, const struct ch_agent *,
@@ -322,6 +329,18 @@ int ch_msglog_lock(struct ch_msglog *);
 void ch_msglog_unlock(struct ch_msglog *);
 int ch_msglog_append(struct ch_msglog *, const char *, size_t);
 
+/* shared.c */
+struct ch_shared {
+	uint32_t magic;
+	uint32_t unused;
+	uint64_t changes;    /* to what GET /api/agents shows */
+	uint64_t sync_begun; /* syncs of the store's log begun ... */
+	uint64_t sync_done;  /* ... and the newest that ended */
+};
+struct ch_shared *ch_shared(const struct ch_cfg *);
+void ch_shared_changed(const struct ch_cfg *);
+uint64_t ch_shared_changes(const struct ch_cfg *);
+
 /* limit.c */
 enum ch_limit_kind {
 	CH_LIMIT_REQUESTS, /* per address */
@@ -334,6 +353,8 @@ int ch_limit_hit(struct ch_db *, DB_TXN *, enum ch_limit_kind, const char *,
     const struct ch_limit *, int64_t, unsigned int *);
 int ch_limit_check(struct ch_db *, DB_TXN *, enum ch_limit_kind,
     const char *, const struct ch_limit *, int64_t, unsigned int *);
+int ch_limit_sweep(struct ch_db *, DB_TXN *, enum ch_limit_kind,
+    const struct ch_limit *, int64_t, unsigned int, int *);
 
 /* valid.c */
 enum ch_ftype {
@@ -408,6 +429,7 @@ struct ch_req {
 	unsigned int retry_after;
 	int errstatus; /* overrides err's status when set */
 	int dberr;
+	int answered; /* the response is written (ch_resp_raw) */
 	void *data; /* endpoint state, freed by the endpoint's reset */
 };
 int ch_req_method(const char *, enum ch_method *);
@@ -422,6 +444,8 @@ int ch_fail_retry(struct ch_req *, enum ch_err, unsigned int, const char *,
 void ch_req_reset(struct ch_req *);
 
 /* resp.c */
+int ch_resp_raw(struct ch_req *, int, const char *, const char *, size_t,
+    const char *);
 int ch_resp_json(struct ch_req *, int, struct json_object *,
     const char *);
 int ch_resp_error(struct ch_req *);
@@ -436,6 +460,8 @@ enum ch_opflag {
 	CH_OP_READONLY = 0x04, /* handler only reads */
 	CH_OP_DURABLE = 0x08,  /* flush the log before answering */
 	CH_OP_NOTOUCH = 0x10,  /* auth does not count as activity */
+	CH_OP_CHANGES = 0x20,  /* a commit changes what GET /api/agents
+				  shows (ch_shared_changed) */
 };
 struct ch_op {
 	unsigned int flags;

@@ -50,6 +50,7 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -209,17 +210,22 @@ db_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, uint32_t flags)
 static const struct {
 	const char *file;
 	size_t off;
+	const char *mem; /* an in-memory database's name */
 } dbs[] = {
-	{"agents.db", offsetof(struct ch_db, agents)},
-	{"names.db", offsetof(struct ch_db, names)},
-	{"keys.db", offsetof(struct ch_db, keys)},
-	{"presence.db", offsetof(struct ch_db, presence)},
-	{"messages.db", offsetof(struct ch_db, messages)},
-	{"meta.db", offsetof(struct ch_db, meta)},
-	{"limits.db", offsetof(struct ch_db, limits)},
-	{"mbnames.db", offsetof(struct ch_db, mbnames)},
+	{"agents.db", offsetof(struct ch_db, agents), NULL},
+	{"names.db", offsetof(struct ch_db, names), NULL},
+	{"keys.db", offsetof(struct ch_db, keys), NULL},
+	{"presence.db", offsetof(struct ch_db, presence), NULL},
+	{"messages.db", offsetof(struct ch_db, messages), NULL},
+	{"meta.db", offsetof(struct ch_db, meta), NULL},
+	{"limits.db", offsetof(struct ch_db, limits), NULL},
+	{"mbnames.db", offsetof(struct ch_db, mbnames), NULL},
+	/* in memory, not logged (file NULL: the name is the database's) */
+	{NULL, offsetof(struct ch_db, reqlimits), "reqlimits"},
 };
 #define NDBS (sizeof(dbs) / sizeof(dbs[0]))
+#define DB_SWEEP_EVERY_MS (10 * 1000)
+#define DB_SWEEP_MAX 2000	 /* records one sweep looks at */
 
 /*
  * Close the handles, leaving db ready to be opened again.  After a panic
@@ -238,8 +244,8 @@ db_close_handles(struct ch_db *db, int panicked)
 		dbp = (DB **)((char *)db + dbs[i].off);
 		if (*dbp != NULL && (ret = (*dbp)->close(*dbp, 0)) != 0 &&
 		    !panicked)
-			ch_log_warn("closing %s: %s", dbs[i].file,
-			    db_strerror(ret));
+			ch_log_warn("closing %s: %s", dbs[i].file != NULL ?
+			    dbs[i].file : dbs[i].mem, db_strerror(ret));
 		*dbp = NULL;
 	}
 	if (db->env != NULL && (ret = db->env->close(db->env, 0)) != 0 &&
@@ -342,8 +348,20 @@ db_open_handles(struct ch_db *db, char **cause)
 			*dbp = NULL;
 			break;
 		}
-		ret = (*dbp)->open(*dbp, NULL, dbs[i].file, NULL, DB_BTREE,
-		    DB_CREATE | DB_AUTO_COMMIT | DB_READ_UNCOMMITTED, 0600);
+		/* In memory: shared by every process, never logged, and at
+		 * most a quarter of the cache. */
+		if (dbs[i].mem != NULL &&
+		    ((ret = (*dbp)->set_flags(*dbp, DB_TXN_NOT_DURABLE)) != 0 ||
+		    (ret = (*dbp)->get_mpf(*dbp)->set_maxsize(
+		    (*dbp)->get_mpf(*dbp), cfg->db_cache_mb / 4096,
+		    (cfg->db_cache_mb % 4096) * 256 * 1024)) != 0)) {
+			(*dbp)->close(*dbp, 0);
+			*dbp = NULL;
+			break;
+		}
+		ret = (*dbp)->open(*dbp, NULL, dbs[i].file, dbs[i].mem,
+		    DB_BTREE, DB_CREATE | DB_AUTO_COMMIT |
+		    DB_READ_UNCOMMITTED, 0600);
 		if (ret != 0) {
 			(*dbp)->close(*dbp, 0);
 			*dbp = NULL;
@@ -351,11 +369,11 @@ db_open_handles(struct ch_db *db, char **cause)
 		}
 	}
 	if (ret != 0) {
-		*cause = ch_xprintf("opening %s: %s", dbs[i].file,
-		    db_strerror(ret));
+		*cause = ch_xprintf("opening %s: %s", dbs[i].file != NULL ?
+		    dbs[i].file : dbs[i].mem, db_strerror(ret));
 		goto fail;
 	}
-	db->last_checkpoint = ch_time_mono_ms();
+	db->last_checkpoint = db->last_sweep = ch_time_mono_ms();
 	return 0;
 fail:
 	db_close_handles(db, 1);
@@ -374,7 +392,7 @@ ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
 
 	memset(db, 0, sizeof(*db));
 	db->cfg = cfg;
-	db->logfd = -1;
+	db->logfd = db->synclockfd = -1;
 	/* Opening a database can meet a lock: another process creating it. */
 	for (i = 0; (ret = db_open_handles(db, cause)) != 0; i++) {
 		if (i == 40 || !db_busy(ret))
@@ -393,7 +411,9 @@ ch_db_close(struct ch_db *db)
 	db_close_handles(db, 0);
 	if (db->logfd >= 0)
 		close(db->logfd);
-	db->logfd = -1;
+	if (db->synclockfd >= 0)
+		close(db->synclockfd);
+	db->logfd = db->synclockfd = -1;
 }
 
 /* Is the store open (or could it be opened again just now)? */
@@ -643,7 +663,8 @@ db_lognewest(const struct ch_db *db)
 }
 
 /*
- * Force the log to disk: every commit so far survives a power cut.
+ * Sync the newest log file: every commit written before the call survives
+ * a power cut.
  *
  * Commits have written their log records to the newest log file already
  * (DB_TXN_WRITE_NOSYNC), and Berkeley DB syncs a log file before it moves
@@ -652,18 +673,15 @@ db_lognewest(const struct ch_db *db)
  * fdatasync(2), outside the library: a process that dies in the middle of
  * an fsync then leaves nothing behind in the store (DB_ENV->log_flush
  * would hold a mutex of the log through it, and make every other poster
- * wait on it inside the library), and concurrent posters' syncs are
- * merged by the file system's journal.
+ * wait on it inside the library).
  */
-int
-ch_db_flush(struct ch_db *db)
+static int
+db_sync(struct ch_db *db)
 {
 	char name[4200];
 	struct stat st;
 	int fd;
 
-	if (db->cfg == NULL)
-		return CH_DB_UNAVAILABLE;
 	if (db->logfd < 0) {
 		if ((db->logno = db_lognewest(db)) == 0)
 			return ENOENT;
@@ -687,11 +705,88 @@ ch_db_flush(struct ch_db *db)
 	return 0;
 }
 
+/* Take (lock) or give up (!lock) the group commit's lock; 0 on success. */
+static int
+db_synclock(struct ch_db *db, int lock)
+{
+	char *path;
+
+	if (db->synclockfd < 0) {
+		path = ch_xprintf("%s/run/sync.lock", db->cfg->var);
+		db->synclockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (db->synclockfd < 0)
+			ch_log_warn("open %s: %s", path, strerror(errno));
+		free(path);
+		if (db->synclockfd < 0)
+			return -1;
+	}
+	while (flock(db->synclockfd, lock ? LOCK_EX : LOCK_UN) != 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/*
+ * Force the log to disk: every commit made so far survives a power cut.
+ *
+ * Group commit: one sync serves every poster that committed before it
+ * began.  Syncs are numbered in the shared page (shared.c) and made one
+ * at a time, under a lock of their own (flock: the kernel frees it if the
+ * syncer dies).  A caller notes the number of syncs begun so far, n; any
+ * sync numbered above n began after its commit, and so covers it.  Under
+ * the lock, it returns at once if such a sync has ended meanwhile (it
+ * waited on the lock while another poster synced for it), else it syncs
+ * itself, for itself and everyone who queues behind it.
+ */
+int
+ch_db_flush(struct ch_db *db)
+{
+	struct ch_shared *sh;
+	uint64_t want, n;
+	int ret;
+
+	if (db->cfg == NULL)
+		return CH_DB_UNAVAILABLE;
+	sh = ch_shared(db->cfg);
+	want = __atomic_load_n(&sh->sync_begun, __ATOMIC_SEQ_CST) + 1;
+	if (db_synclock(db, 1) != 0)
+		return db_sync(db);
+	/* (A page torn so that more syncs ended than began proves nothing.) */
+	n = __atomic_load_n(&sh->sync_done, __ATOMIC_SEQ_CST);
+	if (n >= want && n <= __atomic_load_n(&sh->sync_begun,
+	    __ATOMIC_SEQ_CST)) {
+		db_synclock(db, 0);
+		return 0;
+	}
+	n = __atomic_add_fetch(&sh->sync_begun, 1, __ATOMIC_SEQ_CST);
+	if ((ret = db_sync(db)) == 0)
+		__atomic_store_n(&sh->sync_done, n, __ATOMIC_SEQ_CST);
+	db_synclock(db, 0);
+	return ret;
+}
+
+/* The sweep of the request limit's quiet addresses, as ch_db_run runs it. */
+static int
+db_sweep_run(struct ch_db *db, DB_TXN *txn, void *arg)
+{
+	int gone;
+
+	(void)arg;
+	return ch_limit_sweep(db, txn, CH_LIMIT_REQUESTS,
+	    &db->cfg->requests_ip, ch_time_ms(), DB_SWEEP_MAX, &gone);
+}
+
+static const struct ch_txn db_sweep_txn = {
+	.run = db_sweep_run,
+	.budget_ms = -1, /* met a lock: next time */
+};
+
 /*
  * Periodic housekeeping, cheap enough to call after every request: take a
  * checkpoint when enough log has been written (which lets old log files
- * go).  force: do it now regardless of the clock.  A store found recovered
- * is reopened.
+ * go), and sweep the request limit's records of quiet addresses out of
+ * memory.  force: checkpoint now regardless of the clock.  A store found
+ * recovered is reopened.
  */
 void
 ch_db_maintain(struct ch_db *db, int force)
@@ -701,6 +796,14 @@ ch_db_maintain(struct ch_db *db, int force)
 
 	if (!db_ready(db))
 		return;
+	if (db->cfg->requests_ip.count != 0 &&
+	    now - db->last_sweep >= DB_SWEEP_EVERY_MS) {
+		db->last_sweep = now;
+		if ((ret = ch_db_run(db, &db_sweep_txn, NULL)) != 0 &&
+		    !db_busy(ret))
+			ch_log_warn("sweeping the request limit: %s",
+			    db_strerror(ret));
+	}
 	if (!force && now - db->last_checkpoint < DB_CKPT_EVERY_MS)
 		return;
 	db->last_checkpoint = now;

@@ -1,6 +1,17 @@
 /*
  * limit.c -- rate limits as sliding windows kept in the shared store, so
- * they hold across processes and restarts.
+ * they hold across processes.
+ *
+ * The limits of messages, registrations and verifications are kept in
+ * the limits database and hold across restarts.  The per-address request
+ * limit, which every request meets, is kept in an in-memory database of
+ * the same environment (db->reqlimits, not logged): it costs no write to
+ * the store's log, holds across the processes as exactly as the others,
+ * works on a replica, and starts afresh when the store is recovered or
+ * restarted.  Its records of addresses gone quiet are swept away
+ * (ch_limit_sweep), and when it is full anyway the request is let
+ * through, with a warning: the limit guards the service, and must not
+ * become the way to deny it.
  *
  * A limit allows `count` events in any `seconds`-long window.  Each
  * limited subject (an address, an agent) has one record in the limits
@@ -55,6 +66,13 @@ limit_get32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The database that keeps limits of kind. */
+static DB *
+limit_db(struct ch_db *db, enum ch_limit_kind kind)
+{
+	return kind == CH_LIMIT_REQUESTS ? db->reqlimits : db->limits;
+}
+
 static int
 limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
     const char *who, const struct ch_limit *l, int64_t now,
@@ -68,10 +86,12 @@ limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 	char subject[CH_ADDR_MAX + CH_ID_LEN + 8];
 	DBT key, data;
 	int ret, xret, changed = 0;
+	DB *ldb;
 
 	if (l->count == 0)
 		return 0;
-	if ((unsigned)kind >= CH_LIMIT__MAX)
+	if ((unsigned)kind >= CH_LIMIT__MAX || (ldb = limit_db(db, kind)) ==
+	    NULL)
 		return EINVAL;
 	snprintf(subject, sizeof(subject), "%s%s", prefixes[kind], who);
 	window = (int64_t)l->seconds * 1000;
@@ -81,7 +101,7 @@ limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 	data.data = raw;
 	data.ulen = sizeof(raw);
 	data.flags = DB_DBT_USERMEM;
-	ret = db->limits->get(db->limits, txn, &key, &data, DB_RMW);
+	ret = ldb->get(ldb, txn, &key, &data, DB_RMW);
 	if (ret == 0 && data.size % LIMIT_BUCKET_SIZE == 0) {
 		nb = data.size / LIMIT_BUCKET_SIZE;
 		for (i = 0; i < nb; i++) {
@@ -153,7 +173,7 @@ limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 	}
 
 	if (nb == 0) {
-		xret = db->limits->del(db->limits, txn, &key, 0);
+		xret = ldb->del(ldb, txn, &key, 0);
 		return xret != 0 && xret != DB_NOTFOUND ? xret : ret;
 	}
 	for (i = 0; i < nb; i++) {
@@ -162,7 +182,7 @@ limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 		limit_put32(raw + i * LIMIT_BUCKET_SIZE + 16, b[i].n);
 	}
 	ch_db_dbt(&data, raw, nb * LIMIT_BUCKET_SIZE);
-	xret = db->limits->put(db->limits, txn, &key, &data, 0);
+	xret = ldb->put(ldb, txn, &key, &data, 0);
 	return xret != 0 ? xret : ret;
 }
 
@@ -187,4 +207,74 @@ ch_limit_check(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
     unsigned int *retry)
 {
 	return limit_run(db, txn, kind, who, l, now, retry, 0);
+}
+
+/*
+ * Sweep away the records of limit kind l whose every event has left the
+ * window at now (ms): at most max of them looked at, going on from where
+ * the last sweep of this process stopped; *gone gets how many went.  0,
+ * or a Berkeley DB error.
+ */
+int
+ch_limit_sweep(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
+    const struct ch_limit *l, int64_t now, unsigned int max, int *gone)
+{
+	static unsigned char from[CH_ADDR_MAX + CH_ID_LEN + 8];
+	static size_t fromlen;
+	unsigned char kbuf[sizeof(from)], raw[LIMIT_BUCKETS * LIMIT_BUCKET_SIZE];
+	int64_t window = (int64_t)l->seconds * 1000, last;
+	unsigned int seen = 0;
+	DBC *c = NULL;
+	DBT key, data;
+	int ret, cret;
+	DB *ldb;
+
+	*gone = 0;
+	if ((unsigned)kind >= CH_LIMIT__MAX || (ldb = limit_db(db, kind)) ==
+	    NULL)
+		return EINVAL;
+	if ((ret = ldb->cursor(ldb, txn, &c, 0)) != 0)
+		return ret;
+	ch_db_dbt(&key, NULL, 0);
+	key.data = kbuf;
+	key.ulen = sizeof(kbuf);
+	key.flags = DB_DBT_USERMEM;
+	ch_db_dbt(&data, NULL, 0);
+	data.data = raw;
+	data.ulen = sizeof(raw);
+	data.flags = DB_DBT_USERMEM;
+	if (fromlen > 0) {
+		memcpy(kbuf, from, fromlen);
+		key.size = (uint32_t)fromlen;
+		ret = c->get(c, &key, &data, DB_SET_RANGE | DB_RMW);
+	} else
+		ret = c->get(c, &key, &data, DB_FIRST | DB_RMW);
+	for (; ret == 0 || ret == DB_BUFFER_SMALL;
+	    ret = c->get(c, &key, &data, DB_NEXT | DB_RMW)) {
+		if (++seen > max) {
+			/* stopped at max: begin here next time */
+			if (key.size <= sizeof(from)) {
+				memcpy(from, kbuf, key.size);
+				fromlen = key.size;
+			}
+			ret = 0;
+			break;
+		}
+		/* The newest bucket's last event is the record's last. */
+		last = ret == 0 && data.size >= LIMIT_BUCKET_SIZE &&
+		    data.size % LIMIT_BUCKET_SIZE == 0 ? (int64_t)ch_db_get_be64(
+		    raw + data.size - LIMIT_BUCKET_SIZE + 8) : 0;
+		if (last + window <= now) {
+			if ((ret = c->del(c, 0)) != 0)
+				break;
+			(*gone)++;
+		}
+	}
+	if (ret == DB_NOTFOUND) {
+		fromlen = 0; /* the end: from the start next time */
+		ret = 0;
+	}
+	if ((cret = c->close(c)) != 0 && ret == 0)
+		ret = cret;
+	return ret;
 }

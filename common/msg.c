@@ -167,6 +167,8 @@ ch_msg_post(struct ch_db *db, struct ch_msglog *ml, struct ch_post *p)
 		p->msg = NULL;
 	}
 	ch_msglog_unlock(ml);
+	if (ret == 0)
+		ch_shared_changed(db->cfg); /* totalMessages */
 	if (ret == 0 && (ret = ch_db_flush(db)) != 0) {
 		ch_log_err("message %llu committed, but flushing the store "
 		    "failed: %s", (unsigned long long)p->id, db_strerror(ret));

@@ -189,6 +189,7 @@ ch_req_reset(struct ch_req *req)
 	req->retry_after = 0;
 	req->errstatus = 0;
 	req->dberr = 0;
+	req->answered = 0;
 	req->data = NULL;
 	memset(req->val, 0, sizeof(req->val));
 	req->addr[0] = '\0';

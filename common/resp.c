@@ -35,6 +35,58 @@ resp_reason(int status)
 	    "Client Error" : "OK";
 }
 
+/* The reason phrase of status. */
+static const char *
+resp_phrase(int status)
+{
+	int e;
+
+	if (status == 304)
+		return "Not Modified";
+	for (e = 0; e < CH_ERR__MAX; e++)
+		if (ch_err_status((enum ch_err)e) == status)
+			return ch_err_reason((enum ch_err)e);
+	return resp_reason(status);
+}
+
+/*
+ * Write a complete response: status, Cache-Control cache, headers
+ * (extra: more header lines, each ending in \r\n, or NULL) and len bytes
+ * of JSON at body as the body (with a newline after it).  HEAD and 304
+ * get no body.  Marks req answered.
+ */
+int
+ch_resp_raw(struct ch_req *req, int status, const char *cache,
+    const char *body, size_t len, const char *extra)
+{
+	struct ch_buf b = {0};
+	int ret;
+
+	req->answered = 1;
+	if (status == 304) {
+		ch_buf_addf(&b, "Status: 304 Not Modified\r\n"
+		    "Cache-Control: %s\r\n"
+		    "%s\r\n", cache, extra != NULL ? extra : "");
+	} else {
+		ch_buf_addf(&b,
+		    "Status: %d %s\r\n"
+		    "Content-Type: application/json; charset=utf-8\r\n"
+		    "Cache-Control: %s\r\n"
+		    "X-Content-Type-Options: nosniff\r\n"
+		    "Content-Length: %zu\r\n"
+		    "%s\r\n",
+		    status, resp_phrase(status), cache, len + 1,
+		    extra != NULL ? extra : "");
+		if (req->method != CH_HEAD) {
+			ch_buf_add(&b, body, len);
+			ch_buf_add(&b, "\n", 1);
+		}
+	}
+	ret = req->io->write(req, b.data, b.len);
+	ch_buf_free(&b);
+	return ret;
+}
+
 /*
  * Write a complete response: status, headers (extra: more header lines,
  * each ending in \r\n, or NULL) and o as the body.  HEAD gets no body.
@@ -43,34 +95,11 @@ int
 ch_resp_json(struct ch_req *req, int status, struct json_object *o,
     const char *extra)
 {
-	struct ch_buf b = {0};
-	const char *body, *reason = "OK";
+	const char *body;
 	size_t len;
-	int e, ret;
 
-	for (e = 0; e < CH_ERR__MAX; e++)
-		if (ch_err_status((enum ch_err)e) == status) {
-			reason = ch_err_reason((enum ch_err)e);
-			break;
-		}
-	if (e == CH_ERR__MAX)
-		reason = resp_reason(status);
 	body = ch_json_text(o, &len);
-	ch_buf_addf(&b,
-	    "Status: %d %s\r\n"
-	    "Content-Type: application/json; charset=utf-8\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "Content-Length: %zu\r\n"
-	    "%s\r\n",
-	    status, reason, len + 1, extra != NULL ? extra : "");
-	if (req->method != CH_HEAD) {
-		ch_buf_add(&b, body, len);
-		ch_buf_add(&b, "\n", 1);
-	}
-	ret = req->io->write(req, b.data, b.len);
-	ch_buf_free(&b);
-	return ret;
+	return ch_resp_raw(req, status, "no-store", body, len, extra);
 }
 
 /*

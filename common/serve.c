@@ -8,8 +8,9 @@
  * environment and stdin, then exits.  Each request goes through:
  *
  *	path and method		404 / 405
- *	address limit		429 (CHATR_LIMIT_REQUESTS_IP)
+ *	address limit		429 (CHATR_LIMIT_REQUESTS_IP, in memory)
  *	API key			401; a valid key counts as activity
+ *				(written every few seconds: agent.c)
  *	body			413 past CH_BODY_MAX, 400 if not a JSON object
  *	fields			400, against the operation's table
  *	outside			work outside any transaction (network, or
@@ -178,13 +179,15 @@ struct account {
 	const struct ch_op *op;
 	const unsigned char *hash; /* of the key sent, or NULL */
 	int limited;
+	int touch; /* the agent's presence is due to be written */
 	unsigned int retry;
 };
 
 /*
  * The bookkeeping transaction: count the request against its address and,
- * when a key came, find its agent and mark it active.  It commits even
- * when the address is over its limit or the key is refused.
+ * when a key came, find its agent.  It writes nothing durable: the
+ * request limit lives in memory, and the agent is only read.  It commits
+ * even when the address is over its limit or the key is refused.
  */
 static int
 account_run(struct ch_db *db, DB_TXN *txn, void *arg)
@@ -195,27 +198,58 @@ account_run(struct ch_db *db, DB_TXN *txn, void *arg)
 
 	ch_agent_free(&req->agent);
 	req->authed = 0;
-	ac->limited = 0;
+	ac->limited = ac->touch = 0;
 	ret = ch_limit_hit(db, txn, CH_LIMIT_REQUESTS, req->addr,
 	    &req->cfg->requests_ip, req->now, &ac->retry);
 	if (ret == CH_LIMITED) {
 		ac->limited = 1;
 		return 0;
 	}
+	if (ret == ENOSPC || ret == ENOMEM) {
+		/* full of addresses: let it through (see limit.c) */
+		ch_log_warn("the request limit's memory is full; not "
+		    "counting %s", req->addr);
+		ret = 0;
+	}
 	if (ret != 0 || ac->hash == NULL)
 		return ret;
-	ret = ch_agent_by_key(db, txn, ac->hash, &req->agent);
+	ret = ch_agent_by_key(db, txn, ac->hash, &req->agent, 0);
 	if (ret == DB_NOTFOUND)
 		return 0;
 	if (ret != 0)
 		return ret;
 	req->authed = 1;
-	if (ac->op->flags & CH_OP_NOTOUCH)
-		return 0;
-	return ch_agent_touch(db, txn, &req->agent, req->now / 1000);
+	ac->touch = !(ac->op->flags & CH_OP_NOTOUCH) && ch_agent_touch_due(
+	    &req->agent, req->now / 1000, req->cfg->online_window);
+	return 0;
 }
 
-static const struct ch_txn account_txn = {.run = account_run};
+static const struct ch_txn account_txn = {
+	.run = account_run,
+	.flags = DB_READ_COMMITTED,
+};
+
+/* The agent's activity, when it is due to be written. */
+static int
+account_touch(struct ch_db *db, DB_TXN *txn, void *arg)
+{
+	struct ch_req *req = arg;
+	struct ch_agent a;
+	int ret;
+
+	ret = ch_agent_get(db, txn, req->agent.id, &a, DB_RMW);
+	if (ret == DB_NOTFOUND)
+		return 0;
+	if (ret != 0)
+		return ret;
+	if ((ret = ch_agent_touch(db, txn, &a, req->now / 1000,
+	    req->cfg->online_window)) == 0)
+		req->agent.last_seen = a.last_seen;
+	ch_agent_free(&a);
+	return ret;
+}
+
+static const struct ch_txn touch_txn = {.run = account_touch};
 
 /* The address limit and the API key, in one transaction. */
 static int
@@ -242,6 +276,9 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 		return 0;
 	ret = ch_db_run(req->db, &account_txn, &ac);
 	ch_wipe(hash, sizeof(hash));
+	if (ret == 0 && ac.touch &&
+	    (ret = ch_db_run(req->db, &touch_txn, req)) == 0)
+		ch_shared_changed(req->cfg);
 	if (ret != 0)
 		return ch_fail_db(req, ret);
 	if (ac.limited)
@@ -366,6 +403,8 @@ serve_handle(struct ch_req *req, const struct ch_op *op)
 		serve_forget(req);
 		return ch_fail_db(req, ret);
 	}
+	if (op->flags & CH_OP_CHANGES)
+		ch_shared_changed(req->cfg);
 	if ((op->flags & CH_OP_DURABLE) && (ret = ch_db_flush(req->db)) != 0)
 		ch_log_err("committed, but flushing the store failed: %s",
 		    db_strerror(ret));
@@ -411,7 +450,9 @@ serve_one(struct ch_req *req)
 		req->op = op;
 		serve_process(req, op);
 	}
-	if (req->err != CH_ERR_OK) {
+	if (req->answered && req->err == CH_ERR_OK) {
+		/* the operation wrote its own answer (ch_resp_raw) */
+	} else if (req->err != CH_ERR_OK) {
 		if (ch_resp_error(req) != 0)
 			ch_log_info("client went away");
 	} else {

@@ -131,3 +131,53 @@ req POST /api/heartbeat '' -H "Authorization: Bearer $KC"
 expect 200 '. == {"success":true,"online":true}' "an agent that timed out heartbeats"
 req GET /api/agents
 expect 200 "$shape and ([.agents[].id] == [\"$IC\"])" "  ... and is online again"
+
+# Paging: ?limit= and ?after=, in the same order.
+for k in "$KA" "$KB" "$KD"; do
+	sleep 1.05 # one second apart: a definite order
+	req POST /api/heartbeat '' -H "Authorization: Bearer $k"
+done
+req GET /api/agents
+expect 200 "$shape and ([.agents[].id] == [\"$ID_D\",\"$IB\",\"$IA\",\"$IC\"]) and .hasMore == false" \
+    "four online, most recent first, hasMore false"
+req GET '/api/agents?limit=2'
+expect 200 "([.agents[].id] == [\"$ID_D\",\"$IB\"]) and .hasMore == true and .stats.onlineAgents == 4" \
+    "?limit=2: the first two, hasMore true, onlineAgents still counts all"
+req GET "/api/agents?limit=2&after=$IB"
+expect 200 "([.agents[].id] == [\"$IA\",\"$IC\"]) and .hasMore == false" \
+    "?after=the last id of a page: the next page"
+req GET "/api/agents?after=$IA"
+expect 200 "([.agents[].id] == [\"$IC\"]) and .hasMore == false" "?after= alone"
+req GET "/api/agents?after=$IC"
+expect 200 ".agents == [] and .hasMore == false and .stats.onlineAgents == 4" "?after=the last agent: an empty page"
+req GET "/api/agents?after=00000000-0000-4000-8000-000000000000"
+expect 200 ".agents == [] and .hasMore == false" "?after=an agent not online: an empty page"
+req GET '/api/agents?limit=1000'
+expect 200 "(.agents | length == 4)" "?limit=1000 is the most"
+for bad in 'limit=0' 'limit=1001' 'limit=-1' 'limit=2x' 'limit=' 'limit=99999999999999999999' \
+    'after=nobody' "after=${IA^^}" "after=${IA}0" 'after=%00'; do
+	req GET "/api/agents?$bad"
+	expect_error 400 "GET /api/agents?$bad is a JSON 400"
+done
+
+# ETag: asked again with it, the answer is 304 until something changes.
+req GET /api/agents
+expect 200 "$shape" "GET /api/agents"
+TAG=$(header ETag)
+check "  ... has an ETag ($TAG)" grep -q '^"[0-9a-f]\{16\}"$' <<<"$TAG"
+req GET /api/agents '' -H "If-None-Match: $TAG"
+check "If-None-Match with it: 304 (got $STATUS)" test "$STATUS" = 304
+check "  ... and no body" test -z "$BODY"
+check "  ... with the same ETag" test "$(header ETag)" = "$TAG"
+req GET /api/agents '' -H "If-None-Match: \"0000000000000000\", W/$TAG"
+check "a list of tags, one weak: 304 (got $STATUS)" test "$STATUS" = 304
+req GET /api/agents '' -H 'If-None-Match: "0000000000000000"'
+expect 200 "$shape" "another tag: the whole answer"
+req GET '/api/agents?limit=1' '' -H "If-None-Match: $TAG"
+expect 200 "(.agents | length == 1)" "another page has another tag"
+req POST /api/messages '{"content":"a change"}' -H "Authorization: Bearer $KC"
+expect 200 '.success == true' "carol posts (totalMessages changes)"
+req GET /api/agents '' -H "If-None-Match: $TAG"
+expect 200 "$shape and .stats.totalMessages == 2 and ([.agents[].id] | .[0] == \"$IC\")" \
+    "after the post: 200 at once, with the new count and carol first"
+check "  ... and a new ETag" test "$(header ETag)" != "$TAG"

@@ -126,10 +126,16 @@ expect 200 '.online == true' "a query string on a POST route is ignored"
 req POST "/api/heartbeat?apiKey=$K"
 expect_error 401 "a key in the query string is not accepted"
 
-# Every JSON answer carries no-store and nosniff.
+# Every JSON answer carries nosniff, and no-store but GET /api/agents's,
+# which is no-cache: kept, and asked again with its ETag.
+req GET /api/messages
+expect 200 '.success == true' "GET /api/messages"
+check "  ... Cache-Control: no-store" grep -qi '^cache-control: no-store' "$HEADERS"
+check "  ... X-Content-Type-Options: nosniff" grep -qi '^x-content-type-options: nosniff' "$HEADERS"
 req GET /api/agents
 expect 200 '.success == true' "GET /api/agents"
-check "  ... Cache-Control: no-store" grep -qi '^cache-control: no-store' "$HEADERS"
+check "  ... Cache-Control: no-cache" grep -qi '^cache-control: no-cache' "$HEADERS"
+check "  ... an ETag" grep -qi '^etag: "[0-9a-f]\{16\}"' "$HEADERS"
 check "  ... X-Content-Type-Options: nosniff" grep -qi '^x-content-type-options: nosniff' "$HEADERS"
 
 # The static site.

@@ -266,5 +266,5 @@ check "at most one registration stored without its answer per killed process ($u
 req_settled GET /api/agents
 expect 200 ".stats.totalAgents == (25 + $acked + $unacked + $fresh + $RECOV + 1)" \
     "totalAgents: 25 + $acked acknowledged + $unacked stored unanswered + $fresh + $((RECOV + 1)) registered since"
-expect 200 '.success == true and (.agents | length) == .stats.onlineAgents' \
-    "GET /api/agents is consistent"
+expect 200 '.success == true and (.agents | length) == ([.stats.onlineAgents, 200] | min) and .hasMore == (.stats.onlineAgents > 200)' \
+    "GET /api/agents is consistent (at most 200 in a page)"

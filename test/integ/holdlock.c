@@ -24,6 +24,9 @@
  *                       registry lock for N seconds, then let go.
  *   holdlock open       join the store and leave, as a program that chatrd
  *                       starts in place of a dead one does.
+ *   holdlock lsn        join the store and print where its log ends
+ *                       ("FILE OFFSET"), for 25-nowrite.sh: what a request
+ *                       wrote (log files are made at full size at once).
  *
  * The configuration comes from CHATR_CONFIG and CHATR_* as for every chatr
  * program; the watchdog runs (CHATR_WATCHDOG).
@@ -46,7 +49,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: holdlock idle|inside|waiter ID|registry [N]|"
-	    "open\n");
+	    "open|lsn\n");
 	exit(2);
 }
 
@@ -146,6 +149,22 @@ main(int argc, char **argv)
 		ch_db_close(&db);
 		ch_cfg_free(&cfg);
 		printf("opened\n");
+		return 0;
+	}
+	if (strcmp(argv[1], "lsn") == 0) {
+		DB_LOG_STAT *ls;
+
+		if ((ret = db.env->log_stat(db.env, &ls, 0)) != 0) {
+			fprintf(stderr, "holdlock: log_stat: %s\n",
+			    db_strerror(ret));
+			return 1;
+		}
+		printf("%lu %lu\n", (unsigned long)ls->st_cur_file,
+		    (unsigned long)ls->st_cur_offset);
+		free(ls);
+		ch_db_close(&db);
+		ch_watchdog_stop();
+		ch_cfg_free(&cfg);
 		return 0;
 	}
 	if (strcmp(argv[1], "idle") == 0) {

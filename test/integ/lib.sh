@@ -185,6 +185,7 @@ req() {
 	elif [ "$m" = POST ]; then
 		args+=(-H 'Content-Length: 0')
 	fi
+	rm -f "$T/body" # curl makes no file for an empty body
 	STATUS=$(curl "${args[@]}" "$@" "$BASE$p") || STATUS=000
 	BODY=$(cat "$T/body" 2>/dev/null || :)
 	HEADERS=$T/headers

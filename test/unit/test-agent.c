@@ -93,7 +93,7 @@ by_key(const char *key, struct ch_agent *a)
 	ch_auth_hash(key, strlen(key), h);
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	if ((ret = ch_agent_by_key(&db, txn, h, a)) != 0) {
+	if ((ret = ch_agent_by_key(&db, txn, h, a, 0)) != 0) {
 		ch_db_abort(txn);
 		return ret;
 	}
@@ -133,12 +133,12 @@ touch(const char *key, int64_t now, int leave)
 	ch_auth_hash(key, strlen(key), h);
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	if ((ret = ch_agent_by_key(&db, txn, h, &a)) != 0) {
+	if ((ret = ch_agent_by_key(&db, txn, h, &a, DB_RMW)) != 0) {
 		ch_db_abort(txn);
 		return ret;
 	}
 	ret = leave ? ch_agent_leave(&db, txn, &a) :
-	    ch_agent_touch(&db, txn, &a, now);
+	    ch_agent_touch(&db, txn, &a, now, window);
 	ch_agent_free(&a);
 	if (ret != 0) {
 		ch_db_abort(txn);
@@ -162,7 +162,7 @@ verify(const char *key)
 	ch_auth_hash(key, strlen(key), h);
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	if ((ret = ch_agent_by_key(&db, txn, h, &a)) != 0) {
+	if ((ret = ch_agent_by_key(&db, txn, h, &a, DB_RMW)) != 0) {
 		ch_db_abort(txn);
 		return ret;
 	}
@@ -179,6 +179,46 @@ verify(const char *key)
 	return ch_db_commit(txn, 0);
 }
 
+/* Rewrite agent id's presence entry at seen with an empty value. */
+static int
+old_presence(const char *id, int64_t seen)
+{
+	unsigned char k[8 + CH_ID_LEN];
+	DB_TXN *txn;
+	DBT key, data;
+	int ret;
+
+	ch_db_be64(k, (uint64_t)seen);
+	memcpy(k + 8, id, CH_ID_LEN);
+	ch_db_dbt(&key, k, sizeof(k));
+	ch_db_dbt(&data, "", 0);
+	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
+		return ret;
+	if ((ret = db.presence->put(db.presence, txn, &key, &data, 0)) != 0) {
+		ch_db_abort(txn);
+		return ret;
+	}
+	return ch_db_commit(txn, 0);
+}
+
+/* One agent of ch_agent_online into the list: its text parsed. */
+static int
+online_add(void *arg, const char *id, const char *json, size_t len)
+{
+	struct json_object *list = arg, *o;
+	char *cause = NULL;
+
+	if (ch_json_parse(json, len, &o, &cause) != 0) {
+		CHECK(0, "online: agent %s's object is JSON: %s", id, cause);
+		free(cause);
+		return 1;
+	}
+	CHECK_STR(ch_json_str(o, "id", NULL), id, "online: id %s matches its "
+	    "object", id);
+	json_object_array_add(list, o);
+	return 0;
+}
+
 /* ch_agent_online at now, into list (may be NULL) and *count. */
 static int
 online(int64_t now, struct json_object *list, uint64_t *count)
@@ -189,8 +229,8 @@ online(int64_t now, struct json_object *list, uint64_t *count)
 	*count = 999999;
 	if ((ret = ch_db_begin(&db, &txn, 0)) != 0)
 		return ret;
-	if ((ret = ch_agent_online(&db, txn, now, window, list, count)) !=
-	    0) {
+	if ((ret = ch_agent_online(&db, txn, now, window,
+	    list != NULL ? online_add : NULL, list, count)) != 0) {
 		ch_db_abort(txn);
 		return ret;
 	}
@@ -448,10 +488,32 @@ test_presence(void)
 	r = online(NOW + 10, NULL, &n);
 	CHECK(r == 0 && n == 1, "online: still one entry for Alpha (%llu)",
 	    (unsigned long long)n);
-	r = online(NOW + 10 + window - 1, NULL, &n);
-	CHECK(r == 0 && n == 1, "online: counted until the window ends");
-	r = online(NOW + 10 + window, NULL, &n);
-	CHECK(r == 0 && n == 0, "online: not counted a window later");
+	r = get(alpha_id, &a);
+	CHECK(r == 0 && a.last_seen == NOW + 10, "touch: written 10 s later");
+	if (r == 0)
+		ch_agent_free(&a);
+	/* Within the touch interval nothing is written ... */
+	r = touch(alpha_key, NOW + 14, 0);
+	CHECK(r == 0, "touch: again 4 s later");
+	r = get(alpha_id, &a);
+	CHECK(r == 0 && a.last_seen == NOW + 10, "touch: not written within "
+	    "the touch interval (%us)", ch_agent_touch_every(window));
+	if (r == 0)
+		ch_agent_free(&a);
+	/* ... so the agent stays online that much past the window. */
+	r = online(NOW + 14 + window - 1, NULL, &n);
+	CHECK(r == 0 && n == 1, "online: counted until the window after its "
+	    "last activity ends");
+	r = online(NOW + 10 + window + ch_agent_touch_every(window) - 2, NULL,
+	    &n);
+	CHECK(r == 0 && n == 1, "online: counted until the window and the "
+	    "touch interval end");
+	r = online(NOW + 10 + window + ch_agent_touch_every(window) - 1, NULL,
+	    &n);
+	CHECK(r == 0 && n == 0, "online: not counted after them");
+	CHECK(ch_agent_touch_every(1800) == 5 && ch_agent_touch_every(30) ==
+	    3 && ch_agent_touch_every(6) == 1 && ch_agent_touch_every(1) == 1,
+	    "touch interval: a tenth of the window, 1 to 5 s");
 	r = online(NOW + 10 + 2 * (int64_t)window, NULL, &n);
 	CHECK(r == 0 && n == 0, "online: an agent older than the window is "
 	    "not counted");
@@ -509,6 +571,21 @@ test_presence(void)
 	CHECK(r == 0, "touch: Alpha back at NOW + 30");
 	r = online(NOW + 30, NULL, &n);
 	CHECK(r == 0 && n == 2, "touch: Alpha online again");
+
+	/* A store from before presence held the objects: "" values. */
+	r = old_presence(alpha_id, NOW + 30);
+	CHECK(r == 0, "presence: Alpha's entry made as older stores have it");
+	if ((list = json_object_new_array()) == NULL)
+		return;
+	r = online(NOW + 30, list, &n);
+	CHECK(r == 0 && n == 2 && json_object_array_length(list) == 2,
+	    "presence: an old entry is still listed");
+	o = json_object_array_get_idx(list, 0);
+	CHECK_STR(ch_json_str(o, "name", NULL), "Alpha",
+	    "presence: from its agent record");
+	CHECK(public_shape(o) && is_bool(o, "online", 1),
+	    "presence: with the public members only");
+	json_object_put(list);
 }
 
 /* ch_agent_json by itself. */
