@@ -192,7 +192,6 @@ struct ch_db {
 	DB *mbnames;  /* lower-case Moltbook name -> agent id */
 	const struct ch_cfg *cfg; /* to reopen */
 	int logfd;		  /* the newest log file, for ch_db_flush */
-	int synclockfd;		  /* run/sync.lock, the group commit's */
 	unsigned long logno;
 	int64_t last_checkpoint;
 	int64_t last_failchk;
@@ -333,9 +332,7 @@ int ch_msglog_append(struct ch_msglog *, const char *, size_t);
 struct ch_shared {
 	uint32_t magic;
 	uint32_t unused;
-	uint64_t changes;    /* to what GET /api/agents shows */
-	uint64_t sync_begun; /* syncs of the store's log begun ... */
-	uint64_t sync_done;  /* ... and the newest that ended */
+	uint64_t changes; /* to what GET /api/agents shows */
 };
 struct ch_shared *ch_shared(const struct ch_cfg *);
 void ch_shared_changed(const struct ch_cfg *);

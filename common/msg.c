@@ -16,9 +16,9 @@
  *     and its exact text).
  *  3. Still under the lock it appends the message as one JSON line to
  *     $CHATR_VAR/messages.log with a single write(2), and unlocks.
- *  4. Before answering 200 it flushes the store's log to disk (shared by
- *     concurrent posters: group commit).  What committed is answered as
- *     committed even when the flush fails.
+ *  4. Before answering 200 it flushes the store's log to disk (the file
+ *     system's journal merges concurrent posters' syncs).  What committed
+ *     is answered as committed even when the flush fails.
  *
  * Because ids are taken and appended under one lock, the log's ids
  * strictly increase.  A poster killed between 2 and 3 leaves a message

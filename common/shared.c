@@ -6,16 +6,14 @@
  *   changes   bumped by every commit that changes what GET /api/agents
  *             shows (presence, a registration, a message, a badge), so
  *             a process's snapshot of that answer is known to be current
- *             with one load from memory (agents.c in fcgi-bin);
- *   synced    the group commit of ch_db_flush: how many syncs of the
- *             store's log have begun and ended (db.c).
+ *             with one load from memory (agents.c in fcgi-bin).
  *
  * Nothing in it is needed for correctness after a crash: a value that is
- * stale or torn only costs a snapshot built again or a sync of its own.
- * The counters are only ever compared for equality or order, and are
- * changed with atomic operations.  When the page cannot be mapped, each
- * process works as if alone (a private page): snapshots of its own are
- * rebuilt on every change it sees, and every flush syncs.
+ * stale or torn only costs a snapshot taken again.  The counter is only
+ * compared for equality, and changed with atomic operations.  When the
+ * page cannot be mapped, each process works with a private one: it then
+ * sees only its own changes, and its snapshots last until the clock's
+ * second changes.
  */
 #include "config.h"
 
