@@ -420,6 +420,7 @@ struct ch_req {
 	int authed;
 	struct ch_agent agent;
 	struct json_object *resp; /* success body, owned */
+	struct ch_buf text;	  /* or as JSON text, when resp is NULL */
 	int status;		  /* success status, 200 if 0 */
 	enum ch_err err;
 	char *errmsg;

@@ -172,6 +172,7 @@ ch_req_reset(struct ch_req *req)
 		json_object_put(req->json);
 	if (req->resp != NULL)
 		json_object_put(req->resp);
+	ch_buf_free(&req->text);
 	ch_agent_free(&req->agent);
 	free(req->errmsg);
 	free(req->path);

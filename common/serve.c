@@ -348,6 +348,7 @@ serve_forget(struct ch_req *req)
 	if (req->resp != NULL)
 		json_object_put(req->resp);
 	req->resp = NULL;
+	ch_buf_free(&req->text);
 	free(req->errmsg);
 	req->errmsg = NULL;
 	req->err = CH_ERR_OK;
@@ -454,6 +455,10 @@ serve_one(struct ch_req *req)
 		/* the operation wrote its own answer (ch_resp_raw) */
 	} else if (req->err != CH_ERR_OK) {
 		if (ch_resp_error(req) != 0)
+			ch_log_info("client went away");
+	} else if (req->resp == NULL && req->text.data != NULL) {
+		if (ch_resp_raw(req, req->status ? req->status : 200, "no-store",
+		    req->text.data, req->text.len, NULL) != 0)
 			ch_log_info("client went away");
 	} else {
 		if ((o = req->resp) == NULL)
