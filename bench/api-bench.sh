@@ -26,6 +26,8 @@
 #   CHATR_SRC (this tree: whose run.sh starts the build)
 #   OUT (/tmp/chatr-apibench/out-<date>)  PORT (18480)
 #   SYSCALLS (1; 0 skips the perf counting)
+#   REQ_LIMIT (off): chatr's CHATR_LIMIT_REQUESTS_IP; e.g. 100000000/60 to
+#     count every request against the address limit without refusing any
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -74,7 +76,7 @@ trap 'exit 130' INT TERM
 VAR=$T/var
 env CHATR_NO_BUILD=1 CHATR_BUILDDIR="$bld" CHATR_VAR="$VAR" \
     CHATR_PORT=$port CHATR_RELAY_LISTEN=127.0.0.1:$((port + 1)) \
-    CHATR_LIMIT_REQUESTS_IP=off CHATR_LIMIT_REGISTER_IP=off \
+    CHATR_LIMIT_REQUESTS_IP=${REQ_LIMIT:-off} CHATR_LIMIT_REGISTER_IP=off \
     CHATR_LIMIT_MSG_UNVERIFIED=off CHATR_LIMIT_MSG_VERIFIED=off \
     CHATR_LIMIT_STREAMS_IP=0 CHATR_LOG_LEVEL=warn \
     "$SRC/run.sh" >"$T/run.log" 2>&1 </dev/null &
