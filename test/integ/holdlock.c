@@ -130,6 +130,10 @@ main(int argc, char **argv)
 			ch_watchdog_idle();
 			sleep((unsigned int)strtoul(argv[2], NULL, 10));
 			printf("released\n");
+			close(fd);
+			free(path);
+			ch_watchdog_stop();
+			ch_cfg_free(&cfg);
 			return 0;
 		}
 		if (dead_slot(fd) != 0)
@@ -147,6 +151,7 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "open") == 0) {
 		ch_db_close(&db);
+		ch_watchdog_stop();
 		ch_cfg_free(&cfg);
 		printf("opened\n");
 		return 0;
