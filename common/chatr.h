@@ -188,7 +188,6 @@ struct ch_db {
 	DB *messages; /* big-endian message id -> message JSON */
 	DB *meta;     /* counter name -> big-endian uint64 */
 	DB *limits;   /* limit key -> window buckets */
-	DB *reqlimits; /* the same, in memory: the per-address request limit */
 	DB *mbnames;  /* lower-case Moltbook name -> agent id */
 	const struct ch_cfg *cfg; /* to reopen */
 	int logfd;		  /* the newest log file, for ch_db_flush */

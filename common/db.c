@@ -209,18 +209,15 @@ db_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, uint32_t flags)
 static const struct {
 	const char *file;
 	size_t off;
-	const char *mem; /* an in-memory database's name */
 } dbs[] = {
-	{"agents.db", offsetof(struct ch_db, agents), NULL},
-	{"names.db", offsetof(struct ch_db, names), NULL},
-	{"keys.db", offsetof(struct ch_db, keys), NULL},
-	{"presence.db", offsetof(struct ch_db, presence), NULL},
-	{"messages.db", offsetof(struct ch_db, messages), NULL},
-	{"meta.db", offsetof(struct ch_db, meta), NULL},
-	{"limits.db", offsetof(struct ch_db, limits), NULL},
-	{"mbnames.db", offsetof(struct ch_db, mbnames), NULL},
-	/* in memory, not logged (file NULL: the name is the database's) */
-	{NULL, offsetof(struct ch_db, reqlimits), "reqlimits"},
+	{"agents.db", offsetof(struct ch_db, agents)},
+	{"names.db", offsetof(struct ch_db, names)},
+	{"keys.db", offsetof(struct ch_db, keys)},
+	{"presence.db", offsetof(struct ch_db, presence)},
+	{"messages.db", offsetof(struct ch_db, messages)},
+	{"meta.db", offsetof(struct ch_db, meta)},
+	{"limits.db", offsetof(struct ch_db, limits)},
+	{"mbnames.db", offsetof(struct ch_db, mbnames)},
 };
 #define NDBS (sizeof(dbs) / sizeof(dbs[0]))
 #define DB_SWEEP_EVERY_MS (10 * 1000)
@@ -243,8 +240,8 @@ db_close_handles(struct ch_db *db, int panicked)
 		dbp = (DB **)((char *)db + dbs[i].off);
 		if (*dbp != NULL && (ret = (*dbp)->close(*dbp, 0)) != 0 &&
 		    !panicked)
-			ch_log_warn("closing %s: %s", dbs[i].file != NULL ?
-			    dbs[i].file : dbs[i].mem, db_strerror(ret));
+			ch_log_warn("closing %s: %s", dbs[i].file,
+			    db_strerror(ret));
 		*dbp = NULL;
 	}
 	if (db->env != NULL && (ret = db->env->close(db->env, 0)) != 0 &&
@@ -347,20 +344,8 @@ db_open_handles(struct ch_db *db, char **cause)
 			*dbp = NULL;
 			break;
 		}
-		/* In memory: shared by every process, never logged, and at
-		 * most a quarter of the cache. */
-		if (dbs[i].mem != NULL &&
-		    ((ret = (*dbp)->set_flags(*dbp, DB_TXN_NOT_DURABLE)) != 0 ||
-		    (ret = (*dbp)->get_mpf(*dbp)->set_maxsize(
-		    (*dbp)->get_mpf(*dbp), cfg->db_cache_mb / 4096,
-		    (cfg->db_cache_mb % 4096) * 256 * 1024)) != 0)) {
-			(*dbp)->close(*dbp, 0);
-			*dbp = NULL;
-			break;
-		}
-		ret = (*dbp)->open(*dbp, NULL, dbs[i].file, dbs[i].mem,
-		    DB_BTREE, DB_CREATE | DB_AUTO_COMMIT |
-		    DB_READ_UNCOMMITTED, 0600);
+		ret = (*dbp)->open(*dbp, NULL, dbs[i].file, NULL, DB_BTREE,
+		    DB_CREATE | DB_AUTO_COMMIT | DB_READ_UNCOMMITTED, 0600);
 		if (ret != 0) {
 			(*dbp)->close(*dbp, 0);
 			*dbp = NULL;
@@ -368,8 +353,8 @@ db_open_handles(struct ch_db *db, char **cause)
 		}
 	}
 	if (ret != 0) {
-		*cause = ch_xprintf("opening %s: %s", dbs[i].file != NULL ?
-		    dbs[i].file : dbs[i].mem, db_strerror(ret));
+		*cause = ch_xprintf("opening %s: %s", dbs[i].file,
+		    db_strerror(ret));
 		goto fail;
 	}
 	db->last_checkpoint = db->last_sweep = ch_time_mono_ms();
@@ -736,8 +721,7 @@ static const struct ch_txn db_sweep_txn = {
 /*
  * Periodic housekeeping, cheap enough to call after every request: take a
  * checkpoint when enough log has been written (which lets old log files
- * go), and sweep the request limit's records of quiet addresses out of
- * memory.  force: checkpoint now regardless of the clock.  A store found
+ * go), and sweep away the request limit's records of quiet addresses.  force: checkpoint now regardless of the clock.  A store found
  * recovered is reopened.
  */
 void

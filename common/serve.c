@@ -8,7 +8,7 @@
  * environment and stdin, then exits.  Each request goes through:
  *
  *	path and method		404 / 405
- *	address limit		429 (CHATR_LIMIT_REQUESTS_IP, in memory)
+ *	address limit		429 (CHATR_LIMIT_REQUESTS_IP)
  *	API key			401; a valid key counts as activity
  *				(written every few seconds: agent.c)
  *	body			413 past CH_BODY_MAX, 400 if not a JSON object
@@ -185,9 +185,9 @@ struct account {
 
 /*
  * The bookkeeping transaction: count the request against its address and,
- * when a key came, find its agent.  It writes nothing durable: the
- * request limit lives in memory, and the agent is only read.  It commits
- * even when the address is over its limit or the key is refused.
+ * when a key came, find its agent (only read: its presence is written
+ * apart, when due).  It commits even when the address is over its limit
+ * or the key is refused.
  */
 static int
 account_run(struct ch_db *db, DB_TXN *txn, void *arg)
@@ -204,12 +204,6 @@ account_run(struct ch_db *db, DB_TXN *txn, void *arg)
 	if (ret == CH_LIMITED) {
 		ac->limited = 1;
 		return 0;
-	}
-	if (ret == ENOSPC || ret == ENOMEM) {
-		/* full of addresses: let it through (see limit.c) */
-		ch_log_warn("the request limit's memory is full; not "
-		    "counting %s", req->addr);
-		ret = 0;
 	}
 	if (ret != 0 || ac->hash == NULL)
 		return ret;

@@ -108,10 +108,7 @@ probe(const char *subject, const struct ch_limit *l, int64_t now)
 	return ret;
 }
 
-/*
- * The size of subject's record (a request limit, kept in the in-memory
- * database), or -1 if it has none.
- */
+/* The size of subject's record (a request limit), or -1 if it has none. */
 static long
 record_size(const char *subject)
 {
@@ -126,7 +123,7 @@ record_size(const char *subject)
 	key.data = k;
 	key.size = (uint32_t)strlen(k);
 	data.flags = DB_DBT_MALLOC;
-	ret = db.reqlimits->get(db.reqlimits, NULL, &key, &data, 0);
+	ret = db.limits->get(db.limits, NULL, &key, &data, 0);
 	if (ret != 0)
 		return ret == DB_NOTFOUND ? -1 : -2;
 	size = (long)data.size;
@@ -504,7 +501,7 @@ test_corrupt(void)
 	key.size = 9;
 	data.data = (void *)"garbage";
 	data.size = 7;
-	r = db.reqlimits->put(db.reqlimits, NULL, &key, &data, 0);
+	r = db.limits->put(db.limits, NULL, &key, &data, 0);
 	CHECK(r == 0, "corrupt: a 7-byte record stored");
 	r = hit("corrupt", &l, T0, &retry);
 	CHECK(r == 0, "corrupt: the first event is allowed");
@@ -517,54 +514,6 @@ test_corrupt(void)
 }
 
 /* Run every case and print the TAP plan; 0 if all passed. */
-/* Does db hold a record under key k? 1 yes, 0 no, -1 error. */
-static int
-has_record(DB *d, const char *k)
-{
-	DBT key, data;
-	int ret;
-
-	memset(&key, 0, sizeof(key));
-	memset(&data, 0, sizeof(data));
-	key.data = (void *)k;
-	key.size = (uint32_t)strlen(k);
-	data.flags = DB_DBT_MALLOC;
-	ret = d->get(d, NULL, &key, &data, 0);
-	if (ret == 0)
-		free(data.data);
-	return ret == 0 ? 1 : ret == DB_NOTFOUND ? 0 : -1;
-}
-
-/* Each kind in its database: requests in memory, the rest in limits.db. */
-static void
-test_kinds(void)
-{
-	struct ch_limit l = {5, 60};
-	unsigned int retry;
-	DB_TXN *txn;
-	int r;
-
-	r = ch_db_begin(&db, &txn, 0);
-	if (r == 0)
-		r = ch_limit_hit(&db, txn, CH_LIMIT_MESSAGES, "agent-k", &l, T0,
-		    &retry);
-	if (r == 0)
-		r = ch_limit_hit(&db, txn, CH_LIMIT_REQUESTS, "ip:k", &l, T0,
-		    &retry);
-	if (r == 0)
-		r = ch_db_commit(txn, 0);
-	else
-		ch_db_abort(txn);
-	CHECK(r == 0, "kinds: a message and a request counted in one "
-	    "transaction");
-	CHECK(has_record(db.limits, "m:agent-k") == 1 &&
-	    has_record(db.reqlimits, "m:agent-k") == 0,
-	    "kinds: the message limit is in limits.db");
-	CHECK(has_record(db.reqlimits, "r:ip:k") == 1 &&
-	    has_record(db.limits, "r:ip:k") == 0,
-	    "kinds: the request limit is in the in-memory database");
-}
-
 /* The sweep: records whose events all left the window go. */
 static void
 test_sweep(void)
@@ -610,7 +559,6 @@ main(void)
 {
 	if (setup() != 0)
 		return tap_done();
-	test_kinds();
 	test_sweep();
 	test_basic();
 	test_buckets();
