@@ -190,7 +190,9 @@ while :; do
 		stop 1
 	fi
 	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/agents" || :)
-	[ "$code" = 200 ] && break
+	# (429: the program answered, and this address used up its limit,
+	# which outlives a restart)
+	[ "$code" = 200 ] || [ "$code" = 429 ] && break
 	i=$((i + 1))
 	if [ $i -gt 300 ]; then
 		echo "run.sh: no answer on port $port after 30 s" >&2

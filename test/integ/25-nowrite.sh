@@ -4,8 +4,8 @@
 # moment ago (a heartbeat) write nothing to the store's log but the
 # per-address request limit's record (off here): presence is written at
 # most once per touch interval (5 s with the default online window).  The
-# request limit holds exactly across processes; the message limit survives
-# a restart.
+# request limit holds exactly across processes, and both survive a
+# restart.
 . "$(dirname "$0")/lib.sh"
 SETTINGS=(CHATR_LIMIT_REQUESTS_IP=off CHATR_LIMIT_REGISTER_IP=off
     CHATR_LIMIT_MSG_UNVERIFIED=1/300)
@@ -80,7 +80,15 @@ req GET /api/agents
 expect_error 429 "the next request is refused"
 check "  ... with Retry-After" test -n "$(header Retry-After)"
 
-# A restart: the message limit holds.
+# A restart: both limits hold (and run.sh sees chatr answer all the same).
+stop_chatr
+start=$(date +%s)
+start_chatr CHATR_LIMIT_REQUESTS_IP=50/60 CHATR_LIMIT_REGISTER_IP=off \
+    CHATR_LIMIT_MSG_UNVERIFIED=1/300
+check "chatr restarts at once with the address over its limit ($(($(date +%s) - start)) s)" \
+    test $(($(date +%s) - start)) -le 10
+req GET /api/agents
+expect_error 429 "after a restart the request limit still holds"
 stop_chatr
 start_chatr "${SETTINGS[@]}"
 req POST /api/messages '{"content":"a second message"}' -H "Authorization: Bearer $K"
