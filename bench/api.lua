@@ -1,5 +1,6 @@
--- api.lua -- wrk script for api-bench.sh: one endpoint, with the API keys
--- in $WRK_KEYS (comma-separated) taken in turn when it needs a key.
+-- api.lua -- wrk script for api-bench.sh and stream-bench.sh g: one endpoint,
+-- with the API keys in $WRK_KEYS (comma-separated) taken in turn when it
+-- needs a key.
 --
 --   WRK_MODE   post      POST /api/messages {"content": "..."} (key)
 --              heartbeat POST /api/heartbeat {} (key)

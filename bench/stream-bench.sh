@@ -302,8 +302,8 @@ run_wrk() {
 	for c in $WRK_CONNS; do
 		out=$OUT/g-c$c.$run.out
 		cpu0=$(cpu_snap)
-		WRK_KEYS=$keys wrk -t2 -c"$c" -d"${WRK_SECONDS}s" --latency \
-		    -s "$here/post.lua" "http://127.0.0.1:$PORT" >"$out" 2>&1
+		WRK_MODE=post WRK_KEYS=$keys wrk -t2 -c"$c" -d"${WRK_SECONDS}s" --latency \
+		    -s "$here/api.lua" "http://127.0.0.1:$PORT" >"$out" 2>&1
 		cpu1=$(cpu_snap)
 		log "g run $run, $c connections: $(grep '^WRK' "$out")"
 		awk -v c0="$cpu0" -v c1="$cpu1" -v hz="$HZ" -v s="$WRK_SECONDS" '
