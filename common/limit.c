@@ -62,14 +62,6 @@ limit_get32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
-/* The database that keeps limits of kind. */
-static DB *
-limit_db(struct ch_db *db, enum ch_limit_kind kind)
-{
-	(void)kind;
-	return db->limits;
-}
-
 static int
 limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
     const char *who, const struct ch_limit *l, int64_t now,
@@ -83,12 +75,11 @@ limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 	char subject[CH_ADDR_MAX + CH_ID_LEN + 8];
 	DBT key, data;
 	int ret, xret, changed = 0;
-	DB *ldb;
+	DB *ldb = db->limits;
 
 	if (l->count == 0)
 		return 0;
-	if ((unsigned)kind >= CH_LIMIT__MAX || (ldb = limit_db(db, kind)) ==
-	    NULL)
+	if ((unsigned)kind >= CH_LIMIT__MAX)
 		return EINVAL;
 	snprintf(subject, sizeof(subject), "%s%s", prefixes[kind], who);
 	window = (int64_t)l->seconds * 1000;
@@ -207,10 +198,10 @@ ch_limit_check(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 }
 
 /*
- * Sweep away the records of limit kind l whose every event has left the
- * window at now (ms): at most max of them looked at, going on from where
- * the last sweep of this process stopped; *gone gets how many went.  0,
- * or a Berkeley DB error.
+ * Sweep away the records of limit kind l (keys with its prefix only)
+ * whose every event has left the window at now (ms): at most max of them
+ * looked at, going on from where the last sweep of this process stopped;
+ * *gone gets how many went.  0, or a Berkeley DB error.
  */
 int
 ch_limit_sweep(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
@@ -221,33 +212,40 @@ ch_limit_sweep(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 	unsigned char kbuf[sizeof(from)], raw[LIMIT_BUCKETS * LIMIT_BUCKET_SIZE];
 	int64_t window = (int64_t)l->seconds * 1000, last;
 	unsigned int seen = 0;
+	const char *pfx;
+	size_t plen;
 	DBC *c = NULL;
 	DBT key, data;
 	int ret, cret;
-	DB *ldb;
 
 	*gone = 0;
-	if ((unsigned)kind >= CH_LIMIT__MAX || (ldb = limit_db(db, kind)) ==
-	    NULL)
+	if ((unsigned)kind >= CH_LIMIT__MAX)
 		return EINVAL;
-	if ((ret = ldb->cursor(ldb, txn, &c, 0)) != 0)
+	pfx = prefixes[kind];
+	plen = strlen(pfx);
+	if (fromlen < plen || memcmp(from, pfx, plen) != 0) {
+		memcpy(from, pfx, plen); /* from the kind's first record */
+		fromlen = plen;
+	}
+	if ((ret = db->limits->cursor(db->limits, txn, &c, 0)) != 0)
 		return ret;
 	ch_db_dbt(&key, NULL, 0);
+	memcpy(kbuf, from, fromlen);
 	key.data = kbuf;
+	key.size = (uint32_t)fromlen;
 	key.ulen = sizeof(kbuf);
 	key.flags = DB_DBT_USERMEM;
 	ch_db_dbt(&data, NULL, 0);
 	data.data = raw;
 	data.ulen = sizeof(raw);
 	data.flags = DB_DBT_USERMEM;
-	if (fromlen > 0) {
-		memcpy(kbuf, from, fromlen);
-		key.size = (uint32_t)fromlen;
-		ret = c->get(c, &key, &data, DB_SET_RANGE | DB_RMW);
-	} else
-		ret = c->get(c, &key, &data, DB_FIRST | DB_RMW);
-	for (; ret == 0 || ret == DB_BUFFER_SMALL;
+	for (ret = c->get(c, &key, &data, DB_SET_RANGE | DB_RMW);
+	    ret == 0 || ret == DB_BUFFER_SMALL;
 	    ret = c->get(c, &key, &data, DB_NEXT | DB_RMW)) {
+		if (key.size < plen || memcmp(kbuf, pfx, plen) != 0) {
+			ret = DB_NOTFOUND; /* past the kind's records */
+			break;
+		}
 		if (++seen > max) {
 			/* stopped at max: begin here next time */
 			if (key.size <= sizeof(from)) {

@@ -514,6 +514,24 @@ test_corrupt(void)
 }
 
 /* Run every case and print the TAP plan; 0 if all passed. */
+/* Does limits.db hold a record under key k? 1 yes, 0 no, -1 error. */
+static int
+has_record(const char *k)
+{
+	DBT key, data;
+	int ret;
+
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = (void *)k;
+	key.size = (uint32_t)strlen(k);
+	data.flags = DB_DBT_MALLOC;
+	ret = db.limits->get(db.limits, NULL, &key, &data, 0);
+	if (ret == 0)
+		free(data.data);
+	return ret == 0 ? 1 : ret == DB_NOTFOUND ? 0 : -1;
+}
+
 /* The sweep: records whose events all left the window go. */
 static void
 test_sweep(void)
@@ -524,6 +542,16 @@ test_sweep(void)
 	int r, gone = -1, i, total = 0;
 	char subject[32];
 
+	/* A message limit's record, as old: not the request limit's to sweep. */
+	if ((r = ch_db_begin(&db, &txn, 0)) == 0) {
+		r = ch_limit_hit(&db, txn, CH_LIMIT_MESSAGES, "agent-s", &l, T0,
+		    &retry);
+		if (r == 0)
+			r = ch_db_commit(txn, 0);
+		else
+			ch_db_abort(txn);
+	}
+	CHECK(r == 0, "sweep: a message counted for agent-s");
 	for (i = 0; i < 20; i++) {
 		snprintf(subject, sizeof(subject), "sweep%02d", i);
 		r = hit(subject, &l, i < 15 ? T0 : T0 + 50000, &retry);
@@ -552,6 +580,8 @@ test_sweep(void)
 	    total);
 	r = hit("sweep19", &l, T0 + 61000, &retry);
 	CHECK(r == 0, "sweep: a live address is still counted");
+	CHECK(has_record("m:agent-s") == 1, "sweep: another kind's record "
+	    "is left alone");
 }
 
 int
