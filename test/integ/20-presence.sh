@@ -175,6 +175,7 @@ req GET /api/agents '' -H 'If-None-Match: "0000000000000000"'
 expect 200 "$shape" "another tag: the whole answer"
 req GET '/api/agents?limit=1' '' -H "If-None-Match: $TAG"
 expect 200 "(.agents | length == 1)" "another page has another tag"
+sleep 1.05 # a second after dave's heartbeat: carol is then the newest
 req POST /api/messages '{"content":"a change"}' -H "Authorization: Bearer $KC"
 expect 200 '.success == true' "carol posts (totalMessages changes)"
 req GET /api/agents '' -H "If-None-Match: $TAG"
