@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <pthread.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -327,16 +329,6 @@ int ch_msglog_lock(struct ch_msglog *);
 void ch_msglog_unlock(struct ch_msglog *);
 int ch_msglog_append(struct ch_msglog *, const char *, size_t);
 
-/* shared.c */
-struct ch_shared {
-	uint32_t magic;
-	uint32_t unused;
-	uint64_t changes; /* to what GET /api/agents shows */
-};
-struct ch_shared *ch_shared(const struct ch_cfg *);
-void ch_shared_changed(const struct ch_cfg *);
-uint64_t ch_shared_changes(const struct ch_cfg *);
-
 /* limit.c */
 enum ch_limit_kind {
 	CH_LIMIT_REQUESTS, /* per address */
@@ -345,12 +337,52 @@ enum ch_limit_kind {
 	CH_LIMIT_VERIFY,   /* per agent */
 	CH_LIMIT__MAX
 };
+#define CH_LIMIT_SLICES 64			/* of a window: bucket span */
+#define CH_LIMIT_BUCKETS (CH_LIMIT_SLICES + 2)	/* most a window holds */
+struct ch_limit_bucket {
+	int64_t first; /* ms since the epoch */
+	int64_t last;
+	uint32_t n;
+};
+int ch_limit_apply(struct ch_limit_bucket *, size_t *, const struct ch_limit *,
+    int64_t, unsigned int *, int, int *);
 int ch_limit_hit(struct ch_db *, DB_TXN *, enum ch_limit_kind, const char *,
     const struct ch_limit *, int64_t, unsigned int *);
 int ch_limit_check(struct ch_db *, DB_TXN *, enum ch_limit_kind,
     const char *, const struct ch_limit *, int64_t, unsigned int *);
 int ch_limit_sweep(struct ch_db *, DB_TXN *, enum ch_limit_kind,
     const struct ch_limit *, int64_t, unsigned int, int *);
+
+/* shared.c */
+#define CH_WINDOW_WAYS 8	/* slots an address may take */
+#define CH_WINDOW_SETS 512	/* of CH_WINDOW_WAYS slots */
+struct ch_window_slot {
+	char addr[CH_ADDR_MAX];	/* "": free */
+	uint32_t nb;		/* buckets in use */
+	uint32_t unused;
+	struct ch_limit_bucket b[CH_LIMIT_BUCKETS];
+};
+struct ch_shared {
+	uint32_t magic;
+	uint32_t unused;
+	char boot[40];		/* the boot it was made in */
+	uint64_t changes;	/* to what GET /api/agents shows */
+	/* window.c: the per-address request limit */
+	pthread_mutex_t lock;	/* robust, shared by the processes */
+	uint64_t seed;		/* of the address hash */
+	int32_t editing;	/* slot being changed under lock, or -1 */
+	uint32_t unused2;
+	uint64_t evicted;	/* slots taken from addresses still counted */
+	struct ch_window_slot slot[CH_WINDOW_SETS * CH_WINDOW_WAYS];
+};
+struct ch_shared *ch_shared(const struct ch_cfg *);
+int ch_shared_mapped(const struct ch_cfg *);
+void ch_shared_changed(const struct ch_cfg *);
+uint64_t ch_shared_changes(const struct ch_cfg *);
+
+/* window.c */
+int ch_window_hit(const struct ch_cfg *, const char *, const struct ch_limit *,
+    int64_t, unsigned int *);
 
 /* valid.c */
 enum ch_ftype {

@@ -2,12 +2,13 @@
  * limit.c -- rate limits as sliding windows kept in the shared store, so
  * they hold across processes and restarts.
  *
- * The per-address request limit, which every request meets, writes its
- * record on every request; its records of addresses gone quiet are swept
- * away (ch_limit_sweep).  (Kept in an in-memory database of the same
- * environment, it wrote no log, but libdb 5.3 then crashed closing that
- * database after failchk had cleaned up dead processes: bench/README.md,
- * issue 10.)
+ * The per-address request limit, which every request meets, is kept in
+ * memory shared by the processes instead (window.c), with the same
+ * arithmetic (ch_limit_apply); it comes here only when that memory cannot
+ * be had.  Its records here, of addresses gone quiet, are swept away
+ * (ch_limit_sweep).  (Kept in an in-memory database of the environment,
+ * it wrote no log, but libdb 5.3 then crashed closing that database after
+ * failchk had cleaned up dead processes: bench/README.md, issue 10.)
  *
  * A limit allows `count` events in any `seconds`-long window.  Each
  * limited subject (an address, an agent) has one record in the limits
@@ -28,15 +29,7 @@
 
 #include "chatr.h"
 
-#define LIMIT_SLICES 64
-#define LIMIT_BUCKETS (LIMIT_SLICES + 2)
 #define LIMIT_BUCKET_SIZE 20
-
-struct limit_bucket {
-	int64_t first; /* ms since the epoch */
-	int64_t last;
-	uint32_t n;
-};
 
 /* The record key of each kind of limit: a prefix, then the subject. */
 static const char *prefixes[CH_LIMIT__MAX] = {
@@ -62,17 +55,85 @@ limit_get32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+/*
+ * The window arithmetic, wherever its buckets are kept: b holds *nb
+ * buckets (room for CH_LIMIT_BUCKETS), oldest first.  Forget the buckets
+ * that have left l's window at now (ms); then, unless the limit is
+ * reached, count one event when record is set.  0 when allowed (and
+ * counted); CH_LIMITED when not, with *retry (if not NULL) the seconds
+ * until enough events leave.  *changed is set when the buckets changed.
+ */
+int
+ch_limit_apply(struct ch_limit_bucket *b, size_t *nb, const struct ch_limit *l,
+    int64_t now, unsigned int *retry, int record, int *changed)
+{
+	int64_t window = (int64_t)l->seconds * 1000, wait;
+	int64_t slice = (window + CH_LIMIT_SLICES - 1) / CH_LIMIT_SLICES;
+	uint64_t total = 0, need, sum;
+	size_t n = *nb, i, first;
+
+	if (l->count == 0)
+		return 0;
+	/* Forget slices that have left the window. */
+	for (first = 0; first < n; first++)
+		if (b[first].last + window > now)
+			break;
+	if (first > 0) {
+		memmove(b, b + first, (n - first) * sizeof(b[0]));
+		n -= first;
+		*changed = 1;
+	}
+	*nb = n;
+	for (i = 0; i < n; i++)
+		total += b[i].n;
+
+	if (total >= l->count) {
+		/* Wait until enough events leave for one more. */
+		need = total - l->count + 1;
+		for (i = 0, sum = 0; i < n; i++) {
+			sum += b[i].n;
+			if (sum >= need)
+				break;
+		}
+		if (i == n)
+			i = n - 1;
+		wait = b[i].last + window - now;
+		if (retry != NULL)
+			*retry = wait <= 0 ? 1 : (unsigned int)((wait + 999) / 1000);
+		return CH_LIMITED;
+	}
+	if (!record)
+		return 0;
+	if (n > 0 && now - b[n - 1].first < slice && now >= b[n - 1].last) {
+		b[n - 1].last = now;
+		b[n - 1].n++;
+	} else {
+		if (n == CH_LIMIT_BUCKETS) {
+			/* Clock went backwards; fold the oldest. */
+			b[1].n += b[0].n;
+			b[1].first = b[0].first;
+			memmove(b, b + 1, (n - 1) * sizeof(b[0]));
+			n--;
+		}
+		b[n].first = b[n].last = now;
+		b[n].n = 1;
+		n++;
+	}
+	*nb = n;
+	*changed = 1;
+	return 0;
+}
+
+/* ch_limit_apply on the subject's record in the limits database. */
 static int
 limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
     const char *who, const struct ch_limit *l, int64_t now,
     unsigned int *retry, int record)
 {
-	unsigned char raw[LIMIT_BUCKETS * LIMIT_BUCKET_SIZE];
-	struct limit_bucket b[LIMIT_BUCKETS];
-	int64_t window, slice, wait;
-	uint64_t total = 0, need, sum;
-	size_t nb = 0, i, first;
+	unsigned char raw[CH_LIMIT_BUCKETS * LIMIT_BUCKET_SIZE];
+	struct ch_limit_bucket b[CH_LIMIT_BUCKETS];
 	char subject[CH_ADDR_MAX + CH_ID_LEN + 8];
+	size_t nb = 0, i;
 	DBT key, data;
 	int ret, xret, changed = 0;
 	DB *ldb = db->limits;
@@ -82,8 +143,6 @@ limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 	if ((unsigned)kind >= CH_LIMIT__MAX)
 		return EINVAL;
 	snprintf(subject, sizeof(subject), "%s%s", prefixes[kind], who);
-	window = (int64_t)l->seconds * 1000;
-	slice = (window + LIMIT_SLICES - 1) / LIMIT_SLICES;
 	ch_db_dbt(&key, subject, strlen(subject));
 	ch_db_dbt(&data, NULL, 0);
 	data.data = raw;
@@ -105,61 +164,9 @@ limit_run(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 	} else if (ret != DB_NOTFOUND)
 		return ret;
 
-	/* Forget slices that have left the window. */
-	for (first = 0; first < nb; first++)
-		if (b[first].last + window > now)
-			break;
-	if (first > 0) {
-		memmove(b, b + first, (nb - first) * sizeof(b[0]));
-		nb -= first;
-		changed = 1;
-	}
-	for (i = 0; i < nb; i++)
-		total += b[i].n;
-
-	if (total >= l->count) {
-		/* Wait until enough events leave for one more. */
-		need = total - l->count + 1;
-		for (i = 0, sum = 0; i < nb; i++) {
-			sum += b[i].n;
-			if (sum >= need)
-				break;
-		}
-		if (i == nb)
-			i = nb - 1;
-		wait = b[i].last + window - now;
-		if (retry != NULL)
-			*retry = (unsigned int)((wait + 999) / 1000);
-		if (retry != NULL && *retry == 0)
-			*retry = 1;
-		ret = CH_LIMITED;
-		if (!changed)
-			return ret;
-	} else if (record) {
-		if (nb > 0 && now - b[nb - 1].first < slice &&
-		    now >= b[nb - 1].last) {
-			b[nb - 1].last = now;
-			b[nb - 1].n++;
-		} else {
-			if (nb == LIMIT_BUCKETS) {
-				/* Clock went backwards; fold the oldest. */
-				b[1].n += b[0].n;
-				b[1].first = b[0].first;
-				memmove(b, b + 1, (nb - 1) * sizeof(b[0]));
-				nb--;
-			}
-			b[nb].first = b[nb].last = now;
-			b[nb].n = 1;
-			nb++;
-		}
-		changed = 1;
-		ret = 0;
-	} else {
-		ret = 0;
-		if (!changed)
-			return ret;
-	}
-
+	ret = ch_limit_apply(b, &nb, l, now, retry, record, &changed);
+	if (!changed)
+		return ret;
 	if (nb == 0) {
 		xret = ldb->del(ldb, txn, &key, 0);
 		return xret != 0 && xret != DB_NOTFOUND ? xret : ret;
@@ -209,7 +216,7 @@ ch_limit_sweep(struct ch_db *db, DB_TXN *txn, enum ch_limit_kind kind,
 {
 	static unsigned char from[CH_ADDR_MAX + CH_ID_LEN + 8];
 	static size_t fromlen;
-	unsigned char kbuf[sizeof(from)], raw[LIMIT_BUCKETS * LIMIT_BUCKET_SIZE];
+	unsigned char kbuf[sizeof(from)], raw[CH_LIMIT_BUCKETS * LIMIT_BUCKET_SIZE];
 	int64_t window = (int64_t)l->seconds * 1000, last;
 	unsigned int seen = 0;
 	const char *pfx;

@@ -178,16 +178,18 @@ struct account {
 	struct ch_req *req;
 	const struct ch_op *op;
 	const unsigned char *hash; /* of the key sent, or NULL */
+	int in_store; /* count the request against its address here */
 	int limited;
 	int touch; /* the agent's presence is due to be written */
 	unsigned int retry;
 };
 
 /*
- * The bookkeeping transaction: count the request against its address and,
- * when a key came, find its agent (only read: its presence is written
- * apart, when due).  It commits even when the address is over its limit
- * or the key is refused.
+ * The bookkeeping transaction: find the agent of the key that came (only
+ * read: its presence is written apart, when due), and, when the memory
+ * the processes share could not be had, count the request against its
+ * address (window.c keeps that count otherwise).  It commits even when the
+ * address is over its limit or the key is refused.
  */
 static int
 account_run(struct ch_db *db, DB_TXN *txn, void *arg)
@@ -199,14 +201,18 @@ account_run(struct ch_db *db, DB_TXN *txn, void *arg)
 	ch_agent_free(&req->agent);
 	req->authed = 0;
 	ac->limited = ac->touch = 0;
-	ret = ch_limit_hit(db, txn, CH_LIMIT_REQUESTS, req->addr,
-	    &req->cfg->requests_ip, req->now, &ac->retry);
-	if (ret == CH_LIMITED) {
-		ac->limited = 1;
-		return 0;
+	if (ac->in_store) {
+		ret = ch_limit_hit(db, txn, CH_LIMIT_REQUESTS, req->addr,
+		    &req->cfg->requests_ip, req->now, &ac->retry);
+		if (ret == CH_LIMITED) {
+			ac->limited = 1;
+			return 0;
+		}
+		if (ret != 0)
+			return ret;
 	}
-	if (ret != 0 || ac->hash == NULL)
-		return ret;
+	if (ac->hash == NULL)
+		return 0;
 	ret = ch_agent_by_key(db, txn, ac->hash, &req->agent, 0);
 	if (ret == DB_NOTFOUND)
 		return 0;
@@ -245,7 +251,18 @@ account_touch(struct ch_db *db, DB_TXN *txn, void *arg)
 
 static const struct ch_txn touch_txn = {.run = account_touch};
 
-/* The address limit and the API key, in one transaction. */
+/* The answer to an address over its request limit. */
+static int
+serve_limited(struct ch_req *req, unsigned int retry)
+{
+	const struct ch_limit *l = &req->cfg->requests_ip;
+
+	return ch_fail_retry(req, CH_ERR_LIMIT, retry, "Too many requests "
+	    "from your address (limit %u per %u seconds). Retry after %u "
+	    "seconds.", l->count, l->seconds, retry);
+}
+
+/* The address's request limit, then the API key. */
 static int
 serve_account(struct ch_req *req, const struct ch_op *op)
 {
@@ -258,31 +275,35 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 	memset(&ac, 0, sizeof(ac));
 	ac.req = req;
 	ac.op = op;
+	ret = ch_window_hit(cfg, req->addr, &cfg->requests_ip, req->now,
+	    &ac.retry);
+	if (ret == CH_LIMITED)
+		return serve_limited(req, ac.retry);
+	if (ret != 0 && ret != ENOSYS) {
+		ch_log_err("the request limit: %s", strerror(ret));
+		return ch_fail(req, CH_ERR_INTERNAL, "Internal error.");
+	}
+	ac.in_store = ret == ENOSYS && cfg->requests_ip.count > 0;
 	if (op->flags & CH_OP_AUTH) {
 		hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
 		if (hdr != NULL && ch_auth_bearer(hdr, &key) == 0) {
 			ch_auth_hash(key, CH_KEY_LEN, hash);
 			ac.hash = hash;
 		}
-		if (cfg->requests_ip.count == 0 && ac.hash == NULL)
-			goto refuse;
-	} else if (cfg->requests_ip.count == 0)
-		return 0;
-	ret = ch_db_run(req->db, &account_txn, &ac);
-	ch_wipe(hash, sizeof(hash));
-	if (ret == 0 && ac.touch &&
-	    (ret = ch_db_run(req->db, &touch_txn, req)) == 0)
-		ch_shared_changed(req->cfg);
-	if (ret != 0)
-		return ch_fail_db(req, ret);
-	if (ac.limited)
-		return ch_fail_retry(req, CH_ERR_LIMIT, ac.retry,
-		    "Too many requests from your address (limit %u per %u "
-		    "seconds). Retry after %u seconds.", cfg->requests_ip.count,
-		    cfg->requests_ip.seconds, ac.retry);
+	}
+	if (ac.in_store || ac.hash != NULL) {
+		ret = ch_db_run(req->db, &account_txn, &ac);
+		ch_wipe(hash, sizeof(hash));
+		if (ret == 0 && ac.touch &&
+		    (ret = ch_db_run(req->db, &touch_txn, req)) == 0)
+			ch_shared_changed(req->cfg);
+		if (ret != 0)
+			return ch_fail_db(req, ret);
+		if (ac.limited)
+			return serve_limited(req, ac.retry);
+	}
 	if (!(op->flags & CH_OP_AUTH) || req->authed)
 		return 0;
-refuse:
 	hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
 	if (hdr == NULL || *hdr == '\0')
 		return ch_fail(req, CH_ERR_AUTH, "Missing API key. Send the "
