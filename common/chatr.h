@@ -303,6 +303,7 @@ struct ch_msglog {
 	ino_t ino;
 	const char *path;
 	const char *lockpath;
+	const struct ch_cfg *cfg;
 };
 /* A message to post, and what became of it (ch_msg_post). */
 struct ch_post {
@@ -367,6 +368,8 @@ struct ch_shared {
 	uint32_t unused;
 	char boot[40];		/* the boot it was made in */
 	uint64_t changes;	/* to what GET /api/agents shows */
+	/* msg.c: where the last whole append left the message log */
+	uint64_t log_dev, log_ino, log_end;
 	/* window.c: the per-address request limit */
 	pthread_mutex_t lock;	/* robust, shared by the processes */
 	uint64_t seed;		/* of the address hash */

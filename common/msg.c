@@ -353,6 +353,7 @@ ch_msglog_init(struct ch_msglog *ml, const struct ch_cfg *cfg)
 	ml->fd = ml->lockfd = -1;
 	ml->path = cfg->msglog;
 	ml->lockpath = cfg->msglock;
+	ml->cfg = cfg;
 }
 
 /* Close the writer's files. */
@@ -396,11 +397,14 @@ ch_msglog_unlock(struct ch_msglog *ml)
  * Append line (len bytes, no newline) and a newline to the log as one
  * write, under the writers' lock.  Follows rotation (the file renamed or
  * removed) by reopening; closes a line a dead writer left unfinished.
- * 0 on success; on failure the log is left as it was.
+ * Where the last whole append ended is kept in the shared memory, so the
+ * log's last byte is read only when the file does not end there.  0 on
+ * success; on failure the log is left as it was.
  */
 int
 ch_msglog_append(struct ch_msglog *ml, const char *line, size_t len)
 {
+	struct ch_shared *sh = ch_shared(ml->cfg);
 	struct stat st;
 	char *buf, last;
 	size_t n;
@@ -408,19 +412,22 @@ ch_msglog_append(struct ch_msglog *ml, const char *line, size_t len)
 
 	if (ml->fd < 0 && msg_log_open(ml) != 0)
 		return -1;
+	/* (the path's stat is the open file's while nobody has moved it) */
 	if (stat(ml->path, &st) != 0 || st.st_dev != ml->dev ||
 	    st.st_ino != ml->ino) {
 		if (msg_log_open(ml) != 0)
 			return -1;
-	}
-	if (fstat(ml->fd, &st) != 0) {
-		ch_log_err("fstat %s: %s", ml->path, strerror(errno));
-		return -1;
+		if (fstat(ml->fd, &st) != 0) {
+			ch_log_err("fstat %s: %s", ml->path, strerror(errno));
+			return -1;
+		}
 	}
 	buf = ch_xmalloc(len + 2);
 	n = 0;
-	if (st.st_size > 0 && (pread(ml->fd, &last, 1, st.st_size - 1) != 1 ||
-	    last != '\n'))
+	if (st.st_size > 0 && (sh->log_dev != (uint64_t)st.st_dev ||
+	    sh->log_ino != (uint64_t)st.st_ino ||
+	    sh->log_end != (uint64_t)st.st_size) &&
+	    (pread(ml->fd, &last, 1, st.st_size - 1) != 1 || last != '\n'))
 		buf[n++] = '\n';
 	memcpy(buf + n, line, len);
 	n += len;
@@ -429,8 +436,12 @@ ch_msglog_append(struct ch_msglog *ml, const char *line, size_t len)
 		w = write(ml->fd, buf, n);
 	while (w < 0 && errno == EINTR);
 	free(buf);
-	if (w == (ssize_t)n)
+	if (w == (ssize_t)n) {
+		sh->log_dev = (uint64_t)st.st_dev;
+		sh->log_ino = (uint64_t)st.st_ino;
+		sh->log_end = (uint64_t)st.st_size + n;
 		return 0;
+	}
 	ch_log_err("append to %s: %s", ml->path,
 	    w < 0 ? strerror(errno) : "short write");
 	if (w > 0 && ftruncate(ml->fd, st.st_size) != 0)

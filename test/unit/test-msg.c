@@ -10,6 +10,8 @@
 
 #include <sys/stat.h>
 
+#include <fcntl.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +266,58 @@ test_parse(void)
 	}
 }
 
+/* The whole message log as text (at most sizeof(buf) - 1 bytes). */
+static const char *
+log_text(const char *path)
+{
+	static char buf[4096];
+	size_t n = 0;
+	FILE *f;
+
+	buf[0] = '\0';
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Appends: a line a dead writer left unfinished is closed; rotation. */
+static void
+test_append(void)
+{
+	struct ch_msglog ml;
+	char *moved;
+	int fd;
+
+	(void)unlink(cfg.msglog);
+	ch_msglog_init(&ml, &cfg);
+	CHECK(ch_msglog_append(&ml, "{\"a\":1}", 7) == 0 &&
+	    strcmp(log_text(cfg.msglog), "{\"a\":1}\n") == 0,
+	    "append: one line to a new log");
+	fd = open(cfg.msglog, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write(fd, "{\"half", 6) == 6 && close(fd) == 0,
+	    "append: a writer dies in the middle of a line");
+	CHECK(ch_msglog_append(&ml, "{\"a\":2}", 7) == 0 &&
+	    strcmp(log_text(cfg.msglog),
+	    "{\"a\":1}\n{\"half\n{\"a\":2}\n") == 0,
+	    "append: the next line closes it first");
+	CHECK(ch_msglog_append(&ml, "{\"a\":3}", 7) == 0 &&
+	    strcmp(log_text(cfg.msglog),
+	    "{\"a\":1}\n{\"half\n{\"a\":2}\n{\"a\":3}\n") == 0,
+	    "append: and the next goes on after it");
+	moved = ch_xprintf("%s.1", cfg.msglog);
+	CHECK(rename(cfg.msglog, moved) == 0 &&
+	    ch_msglog_append(&ml, "{\"a\":4}", 7) == 0 &&
+	    strcmp(log_text(cfg.msglog), "{\"a\":4}\n") == 0 &&
+	    strstr(log_text(moved), "{\"a\":4}") == NULL,
+	    "append: after a rotation, to the new file");
+	(void)unlink(moved);
+	free(moved);
+	ch_msglog_close(&ml);
+}
+
 int
 main(void)
 {
@@ -274,6 +328,7 @@ main(void)
 		return tap_done();
 	}
 	test_post();
+	test_append();
 	CHECK(tstore_teardown(&db, &cfg) == 0,
 	    "teardown: temporary directory removed");
 	return tap_done();
