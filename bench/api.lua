@@ -5,6 +5,9 @@
 --   WRK_MODE   post      POST /api/messages {"content": "..."} (key)
 --              heartbeat POST /api/heartbeat {} (key)
 --              get       GET $WRK_PATH (no key)
+--              register  POST /api/register with a new name each time
+--                        (names start with $WRK_TAG, which a run makes
+--                        its own)
 --
 -- Prints one machine-readable WRK line at the end.
 
@@ -14,7 +17,8 @@ local keys = {}
 for k in string.gmatch(os.getenv("WRK_KEYS") or "", "[^,]+") do
 	keys[#keys + 1] = k
 end
-if mode ~= "get" and #keys == 0 then
+local tag = os.getenv("WRK_TAG") or "w"
+if mode ~= "get" and mode ~= "register" and #keys == 0 then
 	io.stderr:write("api.lua: set WRK_KEYS to one or more API keys\n")
 	os.exit(2)
 end
@@ -30,6 +34,11 @@ function request()
 	n = n + 1
 	if mode == "get" then
 		return wrk.format("GET", path)
+	end
+	if mode == "register" then
+		return wrk.format("POST", "/api/register",
+		    {["Content-Type"] = "application/json"}, string.format(
+		    '{"name":"%s_%d_%d"}', tag, tid or 0, n))
 	end
 	local key = keys[((n + (tid or 0) * 7) % #keys) + 1]
 	local hdr = {
