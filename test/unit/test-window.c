@@ -136,13 +136,14 @@ die_locked(void *arg)
 static void
 test_death(void)
 {
+	static char addr[] = "10.2.2.2";
 	unsigned int retry;
 	pid_t pid;
 	int st;
 
 	CHECK(through("10.2.2.2", 3, 2, T0) == 2,
 	    "an address at its limit of 2");
-	pid = child(die_locked, "10.2.2.2");
+	pid = child(die_locked, addr);
 	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
 	    WEXITSTATUS(st) == 0, "a process died holding the lock");
 	CHECK(hit("10.2.2.3", 2, 60, T0, &retry) == 0,
