@@ -31,6 +31,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+. "$here/lib.sh"
 SRC=${CHATR_SRC:-$top}
 bld=$(cd "${1:-$top/build}" && pwd) || exit 1
 runs=${RUNS:-3}
@@ -61,12 +62,8 @@ rm -rf "$T" && mkdir -p "$T"
 	echo "peer: $peer; wrk -t2, $secs s per run, $runs runs, connections: $conns_list"
 } | tee "$OUT/machine.txt" >&2
 
-runpid=
 cleanup() {
-	if [ -n "$runpid" ]; then
-		kill -TERM "$runpid" 2>/dev/null
-		wait "$runpid" 2>/dev/null
-	fi
+	bench_stop
 	[ "$peer" = node ] && "$here/peer-node.sh" stop
 }
 trap cleanup EXIT
@@ -74,20 +71,10 @@ trap 'exit 130' INT TERM
 
 # ---- the servers ---------------------------------------------------------
 VAR=$T/var
-env CHATR_NO_BUILD=1 CHATR_BUILDDIR="$bld" CHATR_VAR="$VAR" \
-    CHATR_PORT=$port CHATR_RELAY_LISTEN=127.0.0.1:$((port + 1)) \
-    CHATR_LIMIT_REQUESTS_IP=${REQ_LIMIT:-off} CHATR_LIMIT_REGISTER_IP=off \
+bench_start "$SRC" "$bld" "$VAR" "$port" "$T/run.log" \
+    CHATR_LIMIT_REQUESTS_IP="${REQ_LIMIT:-off}" CHATR_LIMIT_REGISTER_IP=off \
     CHATR_LIMIT_MSG_UNVERIFIED=off CHATR_LIMIT_MSG_VERIFIED=off \
-    CHATR_LIMIT_STREAMS_IP=0 CHATR_LOG_LEVEL=warn \
-    "$SRC/run.sh" >"$T/run.log" 2>&1 </dev/null &
-runpid=$!
-for i in $(seq 300); do
-	grep -q "chatr is running" "$T/run.log" && break
-	kill -0 "$runpid" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "chatr is running" "$T/run.log" ||
-    { log "chatr did not start:"; cat "$T/run.log" >&2; exit 1; }
+    CHATR_LIMIT_STREAMS_IP=0 || exit 1
 LPID=$(cat "$VAR/run/lighttpd.pid")
 CPID=$(cat "$VAR/run/chatrd.pid")
 RPID=$(pgrep -f "chatr-sse-relay -c $VAR/chatr.conf" | head -n1)

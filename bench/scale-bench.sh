@@ -27,6 +27,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+. "$here/lib.sh"
 bld=$(cd "${1:-$top/build}" && pwd) || exit 1
 sizes=${SIZES:-1000 100000 1000000}
 online=${ONLINE:-10000}
@@ -50,29 +51,11 @@ VAR=$T/var
 	echo "sizes: $sizes; online: $online; wrk -t2 -c$conns, $secs s, $runs runs"
 } | tee "$OUT/machine.txt" >&2
 
-runpid=
-cleanup() {
-	if [ -n "$runpid" ]; then
-		kill -TERM "$runpid" 2>/dev/null
-		wait "$runpid" 2>/dev/null
-	fi
-}
-trap cleanup EXIT
+trap bench_stop EXIT
 trap 'exit 130' INT TERM
-
-env CHATR_NO_BUILD=1 CHATR_BUILDDIR="$bld" CHATR_VAR="$VAR" \
-    CHATR_PORT=$port CHATR_RELAY_LISTEN=127.0.0.1:$((port + 1)) \
+bench_start "$top" "$bld" "$VAR" "$port" "$T/run.log" \
     CHATR_ONLINE_WINDOW=86400 CHATR_LIMIT_REQUESTS_IP=off \
-    CHATR_LIMIT_REGISTER_IP=off CHATR_LOG_LEVEL=warn \
-    "$top/run.sh" >"$T/run.log" 2>&1 </dev/null &
-runpid=$!
-for i in $(seq 300); do
-	grep -q "chatr is running" "$T/run.log" && break
-	kill -0 "$runpid" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "chatr is running" "$T/run.log" ||
-    { log "chatr did not start:"; cat "$T/run.log" >&2; exit 1; }
+    CHATR_LIMIT_REGISTER_IP=off || exit 1
 base=http://127.0.0.1:$port
 
 # run SIZE EP RUN
