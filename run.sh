@@ -68,6 +68,8 @@ export CHATR_STREAMS_MAX
 
 # The config file every chatr program reads (CHATR_CONFIG).
 conf=$var/chatr.conf
+rm -f "$conf.tmp"
+(umask 077 && : >"$conf.tmp") # made private first: it may hold the cluster secret
 {
 	echo "# Written by run.sh; the environment overrides it."
 	echo "CHATR_PORT = $port"
@@ -77,7 +79,9 @@ conf=$var/chatr.conf
 	    CHATR_LIMIT_MSG_VERIFIED CHATR_LIMIT_MSG_UNVERIFIED \
 	    CHATR_LIMIT_REGISTER_IP CHATR_LIMIT_REQUESTS_IP CHATR_LIMIT_VERIFY \
 	    CHATR_LIMIT_STREAMS_IP CHATR_STREAMS_MAX CHATR_ONLINE_WINDOW \
-	    CHATR_DB_CACHE_MB CHATR_WATCHDOG CHATR_LOG_LEVEL CHATR_PROCS; do
+	    CHATR_DB_CACHE_MB CHATR_WATCHDOG CHATR_LOG_LEVEL CHATR_PROCS \
+	    CHATR_REPL_LISTEN CHATR_REPL_PEERS CHATR_REPL_PRIORITY \
+	    CHATR_NODE_URL CHATR_CLUSTER_SECRET; do
 		eval "v=\${$k:-}"
 		[ -n "$v" ] && echo "$k = $v"
 	done

@@ -73,6 +73,7 @@ static const struct {
 	/* each Moltbook lookup may take 10 s */
 	{"verify-complete", 4, 0},
 	{"agents", 2, 0},
+	{"health", 1, 0},
 	{"notfound", 1, 0},
 	{"sse-relay", 1, 1},
 };

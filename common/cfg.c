@@ -24,7 +24,11 @@
 #define CH_LOCALSTATEDIR "/var"
 #endif
 
-enum cfg_type { CFG_UINT, CFG_STR, CFG_LIMIT, CFG_LEVEL };
+enum cfg_type { CFG_UINT, CFG_STR, CFG_SECRET, CFG_LIMIT, CFG_LEVEL };
+
+#define CFG_SECRET_MIN 16 /* characters of CHATR_CLUSTER_SECRET */
+
+static void cfg_untrail(char *);
 
 static const struct cfg_key {
 	const char *name;
@@ -54,6 +58,11 @@ static const struct cfg_key {
 	K("CHATR_WATCHDOG", CFG_UINT, watchdog, "30", 0, 3600),
 	K("CHATR_PROCS", CFG_UINT, procs, "0", 0, 64),
 	K("CHATR_LOG_LEVEL", CFG_LEVEL, log_level, "info", 0, 0),
+	K("CHATR_REPL_LISTEN", CFG_STR, repl_listen, "", 0, 0),
+	K("CHATR_REPL_PEERS", CFG_STR, repl_peers, "", 0, 0),
+	K("CHATR_REPL_PRIORITY", CFG_UINT, repl_priority, "100", 0, 1000000),
+	K("CHATR_NODE_URL", CFG_STR, node_url, "", 0, 0),
+	K("CHATR_CLUSTER_SECRET", CFG_SECRET, cluster_secret, "", 0, 0),
 #undef K
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -107,6 +116,126 @@ ch_cfg_parse_limit(const char *s, struct ch_limit *out)
 	return 0;
 }
 
+/*
+ * Parse "HOST:PORT" (len bytes; HOST a name or an IPv4 address, or an
+ * IPv6 address in brackets) into *out (host allocated).  0 on success.
+ */
+int
+ch_cfg_parse_hostport(const char *s, size_t len, struct ch_hostport *out)
+{
+	const char *colon, *h = s, *he;
+	char port[8];
+	size_t i, n;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0)
+		return -1;
+	if (s[0] == '[') {
+		if ((he = memchr(s, ']', len)) == NULL || he + 1 >= s + len ||
+		    he[1] != ':')
+			return -1;
+		h = s + 1;
+		colon = he + 1;
+		for (i = 0; h + i < he; i++)
+			if (h[i] == '\0' ||
+			    strchr("0123456789abcdefABCDEF:.", h[i]) == NULL)
+				return -1;
+	} else {
+		if ((colon = memchr(s, ':', len)) == NULL ||
+		    memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) != NULL)
+			return -1;
+		he = colon;
+		for (i = 0; h + i < he; i++)
+			if (h[i] == '\0' || strchr("abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-", h[i]) ==
+			    NULL)
+				return -1;
+	}
+	n = (size_t)(s + len - colon - 1);
+	if (he == h || (size_t)(he - h) > 253 || n == 0 || n >= sizeof(port))
+		return -1;
+	memcpy(port, colon + 1, n);
+	port[n] = '\0';
+	if (ch_cfg_parse_uint(port, 1, 65535, &out->port) != 0)
+		return -1;
+	out->host = ch_xstrndup(h, (size_t)(he - h));
+	return 0;
+}
+
+/* Whether this node is one of a replication group. */
+int
+ch_cfg_replicated(const struct ch_cfg *cfg)
+{
+	return cfg->listen.host != NULL;
+}
+
+/*
+ * Check and parse the replication settings: with CHATR_REPL_LISTEN unset
+ * nothing else of them may be set but the defaults; with it set, a
+ * cluster secret of CFG_SECRET_MIN characters is needed.  The node URL
+ * defaults to this node's lighttpd on the loopback.
+ */
+static int
+cfg_repl(struct ch_cfg *cfg, char **cause)
+{
+	const char *p, *e;
+	size_t n;
+
+	cfg_untrail(cfg->node_url);
+	if (cfg->node_url[0] == '\0') {
+		free(cfg->node_url);
+		cfg->node_url = ch_xprintf("http://127.0.0.1:%u", cfg->port);
+	} else if (strncmp(cfg->node_url, "http://", 7) != 0 &&
+	    strncmp(cfg->node_url, "https://", 8) != 0) {
+		*cause = ch_xprintf("CHATR_NODE_URL must be an http:// or "
+		    "https:// URL");
+		return -1;
+	}
+	if (cfg->repl_listen[0] == '\0') {
+		if (cfg->repl_peers[0] != '\0') {
+			*cause = ch_xprintf("CHATR_REPL_PEERS needs "
+			    "CHATR_REPL_LISTEN (this node's own address)");
+			return -1;
+		}
+		return 0;
+	}
+	if (ch_cfg_parse_hostport(cfg->repl_listen, strlen(cfg->repl_listen),
+	    &cfg->listen) != 0) {
+		*cause = ch_xprintf("CHATR_REPL_LISTEN must be HOST:PORT "
+		    "(got \"%s\")", cfg->repl_listen);
+		return -1;
+	}
+	for (p = cfg->repl_peers; *p != '\0'; p = *e == ',' ? e + 1 : e) {
+		e = p + strcspn(p, ",");
+		n = (size_t)(e - p);
+		while (n > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == 0)
+			continue;
+		cfg->peers = ch_xreallocarray(cfg->peers, cfg->npeers + 1,
+		    sizeof(*cfg->peers));
+		if (ch_cfg_parse_hostport(p, n, &cfg->peers[cfg->npeers]) !=
+		    0) {
+			*cause = ch_xprintf("CHATR_REPL_PEERS must be a "
+			    "comma-separated list of HOST:PORT (at \"%.*s\")",
+			    (int)n, p);
+			return -1;
+		}
+		cfg->npeers++;
+	}
+	if (strlen(cfg->cluster_secret) < CFG_SECRET_MIN) {
+		*cause = ch_xprintf("CHATR_CLUSTER_SECRET must be set, of at "
+		    "least %d characters, when CHATR_REPL_LISTEN is",
+		    CFG_SECRET_MIN);
+		return -1;
+	}
+	return 0;
+}
+
 /* Set one key from text; 0 on success, else -1 with *cause set. */
 static int
 cfg_set(struct ch_cfg *cfg, const struct cfg_key *k, const char *v,
@@ -124,7 +253,10 @@ cfg_set(struct ch_cfg *cfg, const struct cfg_key *k, const char *v,
 		}
 		break;
 	case CFG_STR:
+	case CFG_SECRET:
 		sp = p;
+		if (*sp != NULL)
+			ch_wipe(*sp, strlen(*sp));
 		free(*sp);
 		*sp = ch_xstrdup(v);
 		break;
@@ -325,6 +457,8 @@ ch_cfg_load(struct ch_cfg *cfg, const char *path, char **cause)
 		free(cfg->public_url);
 		cfg->public_url = ch_xprintf("http://127.0.0.1:%u", cfg->port);
 	}
+	if (cfg_repl(cfg, cause) != 0)
+		goto fail;
 	cfg->db_home = ch_xprintf("%s/db", cfg->var);
 	cfg->msglog = ch_xprintf("%s/messages.log", cfg->var);
 	cfg->msglock = ch_xprintf("%s/run/messages.lock", cfg->var);
@@ -340,6 +474,18 @@ fail:
 void
 ch_cfg_free(struct ch_cfg *cfg)
 {
+	size_t i;
+
+	if (cfg->cluster_secret != NULL)
+		ch_wipe(cfg->cluster_secret, strlen(cfg->cluster_secret));
+	free(cfg->cluster_secret);
+	free(cfg->repl_listen);
+	free(cfg->repl_peers);
+	free(cfg->node_url);
+	free(cfg->listen.host);
+	for (i = 0; i < cfg->npeers; i++)
+		free(cfg->peers[i].host);
+	free(cfg->peers);
 	free(cfg->var);
 	free(cfg->public_url);
 	free(cfg->moltbook_api);
@@ -369,6 +515,10 @@ ch_cfg_dump(const struct ch_cfg *cfg, struct ch_buf *b)
 		case CFG_STR:
 			ch_buf_addf(b, "%s = %s\n", keys[i].name,
 			    *(char *const *)p);
+			break;
+		case CFG_SECRET:
+			ch_buf_addf(b, "%s = %s\n", keys[i].name,
+			    **(char *const *)p != '\0' ? "(set)" : "");
 			break;
 		case CFG_LIMIT:
 			l = p;

@@ -133,6 +133,10 @@ struct ch_limit {
 	unsigned int count; /* 0: no limit */
 	unsigned int seconds;
 };
+struct ch_hostport {
+	char *host;
+	unsigned int port;
+};
 struct ch_cfg {
 	unsigned int port;
 	char *var;
@@ -151,6 +155,16 @@ struct ch_cfg {
 	unsigned int watchdog;
 	unsigned int procs; /* FastCGI processes per endpoint; 0: chatrd's */
 	enum ch_log_level log_level;
+	/* Replication (none of it set: a single node). */
+	char *repl_listen;	/* HOST:PORT of this node, or "" */
+	char *repl_peers;	/* HOST:PORT,... to join through */
+	unsigned int repl_priority;
+	char *node_url;		/* base URL of this node's lighttpd */
+	char *cluster_secret;	/* never logged nor dumped */
+	/* Derived from the settings above. */
+	struct ch_hostport *peers; /* repl_peers parsed */
+	size_t npeers;
+	struct ch_hostport listen; /* repl_listen parsed; host NULL if unset */
 	/* Derived from var. */
 	char *db_home;
 	char *msglog;
@@ -166,6 +180,8 @@ int ch_cfg_parse_limit(const char *, struct ch_limit *);
 int ch_cfg_parse_uint(const char *, unsigned int, unsigned int,
     unsigned int *);
 void ch_cfg_dump(const struct ch_cfg *, struct ch_buf *);
+int ch_cfg_parse_hostport(const char *, size_t, struct ch_hostport *);
+int ch_cfg_replicated(const struct ch_cfg *);
 
 /* json.c */
 int ch_json_parse(const char *, size_t, struct json_object **, char **);
@@ -368,6 +384,8 @@ struct ch_shared {
 	uint32_t unused;
 	char boot[40];		/* the boot it was made in */
 	uint64_t changes;	/* to what GET /api/agents shows */
+	uint32_t streams;	/* the relay's streams (GET /api/health) */
+	uint32_t unused3;
 	/* msg.c: where the last whole append left the message log */
 	uint64_t log_dev, log_ino, log_end;
 	/* window.c: the per-address request limit */
@@ -382,6 +400,8 @@ struct ch_shared *ch_shared(const struct ch_cfg *);
 int ch_shared_mapped(const struct ch_cfg *);
 void ch_shared_changed(const struct ch_cfg *);
 uint64_t ch_shared_changes(const struct ch_cfg *);
+void ch_shared_set_streams(const struct ch_cfg *, unsigned int);
+unsigned int ch_shared_streams(const struct ch_cfg *);
 
 /* window.c */
 int ch_window_hit(const struct ch_cfg *, const char *, const struct ch_limit *,
@@ -494,6 +514,8 @@ enum ch_opflag {
 	CH_OP_NOTOUCH = 0x10,  /* auth does not count as activity */
 	CH_OP_CHANGES = 0x20,  /* a commit changes what GET /api/agents
 				  shows (ch_shared_changed) */
+	CH_OP_NOLIMIT = 0x40,  /* not counted against the request limit
+				  (load balancers' health checks) */
 };
 struct ch_op {
 	unsigned int flags;

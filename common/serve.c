@@ -275,15 +275,16 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 	memset(&ac, 0, sizeof(ac));
 	ac.req = req;
 	ac.op = op;
-	ret = ch_window_hit(cfg, req->addr, &cfg->requests_ip, req->now,
-	    &ac.retry);
+	ret = op->flags & CH_OP_NOLIMIT ? 0 : ch_window_hit(cfg, req->addr,
+	    &cfg->requests_ip, req->now, &ac.retry);
 	if (ret == CH_LIMITED)
 		return serve_limited(req, ac.retry);
 	if (ret != 0 && ret != ENOSYS) {
 		ch_log_err("the request limit: %s", strerror(ret));
 		return ch_fail(req, CH_ERR_INTERNAL, "Internal error.");
 	}
-	ac.in_store = ret == ENOSYS && cfg->requests_ip.count > 0;
+	ac.in_store = ret == ENOSYS && cfg->requests_ip.count > 0 &&
+	    !(op->flags & CH_OP_NOLIMIT);
 	if (op->flags & CH_OP_AUTH) {
 		hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
 		if (hdr != NULL && ch_auth_bearer(hdr, &key) == 0) {

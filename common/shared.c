@@ -1,12 +1,13 @@
 /*
  * shared.c -- memory shared by every chatr process of one CHATR_VAR
- * ($CHATR_VAR/run/shared-2, mapped), for what is cheaper to share there
+ * ($CHATR_VAR/run/shared-3, mapped), for what is cheaper to share there
  * than to ask the store for on every request:
  *
  *   changes   bumped by every commit that changes what GET /api/agents
  *             shows (presence, a registration, a message, a badge), so
  *             a process's snapshot of that answer is known to be current
  *             with one load from memory (agents.c in fcgi-bin).
+ *   streams   how many streams the relay holds (GET /api/health).
  *   window    the per-address request limit (window.c), under a robust
  *             mutex shared by the processes.
  *
@@ -38,8 +39,8 @@
 
 #include "chatr.h"
 
-#define SHARED_MAGIC 0x63687332u /* "chs2" */
-#define SHARED_FILE "shared-2"	 /* change both with the layout */
+#define SHARED_MAGIC 0x63687333u /* "chs3" */
+#define SHARED_FILE "shared-3"	 /* change both with the layout */
 #define SHARED_BOOT "/proc/sys/kernel/random/boot_id"
 
 static struct ch_shared *shared;
@@ -185,4 +186,18 @@ uint64_t
 ch_shared_changes(const struct ch_cfg *cfg)
 {
 	return __atomic_load_n(&ch_shared(cfg)->changes, __ATOMIC_SEQ_CST);
+}
+
+/* The relay holds n streams. */
+void
+ch_shared_set_streams(const struct ch_cfg *cfg, unsigned int n)
+{
+	__atomic_store_n(&ch_shared(cfg)->streams, n, __ATOMIC_RELAXED);
+}
+
+/* How many streams the relay holds. */
+unsigned int
+ch_shared_streams(const struct ch_cfg *cfg)
+{
+	return __atomic_load_n(&ch_shared(cfg)->streams, __ATOMIC_RELAXED);
 }

@@ -191,8 +191,10 @@ client_kill(struct client *c)
 	if (c->state == C_DEAD)
 		return;
 	loop_del(loop, c->fd, LOOP_READ | LOOP_WRITE);
-	if (c->state == C_STREAMING)
+	if (c->state == C_STREAMING) {
 		hub.nclients--;
+		ch_shared_set_streams(&hub.cfg, hub.nclients);
+	}
 	if (c->ip != NULL) {
 		ip_release(c->ip);
 		c->ip = NULL;
@@ -467,6 +469,7 @@ client_start(struct client *c, int64_t now)
 	c->in = NULL;
 	c->inlen = 0;
 	hub.nclients++;
+	ch_shared_set_streams(&hub.cfg, hub.nclients);
 	/* Resume after the id asked for; an id this store never gave (a
 	 * stream from elsewhere) starts afresh. */
 	if (c->resume && c->after <= hub.last_id)

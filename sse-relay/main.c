@@ -384,6 +384,7 @@ main(int argc, char **argv)
 	loop_timer(loop, MAIN_MAINTAIN_MS, relay_maintain, NULL);
 	loop_before_sleep(loop, relay_before_sleep, NULL);
 
+	ch_shared_set_streams(&hub.cfg, 0); /* a dead relay's count goes */
 	ch_log_info("listening on %s%s%s%s", hub.cfg.relay_socket,
 	    owned ? "" : " (held by the supervisor)",
 	    tcp != NULL ? " and " : "", tcp != NULL ? tcp : "");

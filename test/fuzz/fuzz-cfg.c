@@ -2,7 +2,9 @@
  * fuzz-cfg.c -- libFuzzer harness for the config file parser
  * (ch_cfg_parse).  Settings it accepts are written out (ch_cfg_dump) and
  * must read back (unless a line written out is past the 4 KB a line may
- * have).
+ * have).  The same bytes go to the HOST:PORT parser of the replication
+ * settings (ch_cfg_parse_hostport), which must give a host and a port in
+ * 1..65535 or nothing.
  */
 #include "config.h"
 
@@ -21,8 +23,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ch_buf b = {0};
 	char *cause = NULL;
 
+	struct ch_hostport hp;
+
 	if (size > 65536)
 		return 0;
+	if (ch_cfg_parse_hostport((const char *)data, size, &hp) == 0) {
+		if (hp.host == NULL || hp.host[0] == '\0' || hp.port == 0 ||
+		    hp.port > 65535)
+			abort();
+		free(hp.host);
+	} else if (hp.host != NULL)
+		abort();
 	ch_cfg_defaults(&cfg);
 	if (ch_cfg_parse(&cfg, (const char *)data, size, "fuzz", &cause) !=
 	    0) {

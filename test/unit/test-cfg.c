@@ -543,6 +543,117 @@ test_errors(void)
 }
 
 /* Remove the temporary directory and what is in it. */
+/* The replication settings: HOST:PORT parsing, the peers, the secret. */
+static void
+test_repl(void)
+{
+	static const struct {
+		const char *s;
+		const char *host;
+		unsigned int port;
+	} good[] = {
+		{"127.0.0.1:7001", "127.0.0.1", 7001},
+		{"node-2.example.org:65535", "node-2.example.org", 65535},
+		{"[::1]:1", "::1", 1},
+		{"[fe80::1:2]:8080", "fe80::1:2", 8080},
+	};
+	static const char *bad[] = {
+		"", ":", "host", "host:", ":7001", "host:0", "host:65536",
+		"host:7001x", "host:-1", "ho st:7001", "::1:7001", "[::1]7001",
+		"[::1:7001", "[zz]:7001", "host:7001:1", "h\x01:7001",
+		"host:+7001", "host:00000007001",
+	};
+	/* with NUL bytes in the host (the fuzzer found them let through) */
+	static const char nul4[] = "a\0b:7001", nul6[] = "[\0\0::1]:7001";
+	struct ch_hostport hp;
+	struct ch_cfg cfg;
+	struct ch_buf b = {0};
+	char *path, *cause = NULL;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		r = ch_cfg_parse_hostport(good[i].s, strlen(good[i].s), &hp);
+		CHECK(r == 0 && hp.host != NULL &&
+		    strcmp(hp.host, good[i].host) == 0 &&
+		    hp.port == good[i].port, "repl: \"%s\" is %s port %u",
+		    good[i].s, good[i].host, good[i].port);
+		free(hp.host);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = ch_cfg_parse_hostport(bad[i], strlen(bad[i]), &hp);
+		CHECK(r == -1 && hp.host == NULL, "repl: \"%s\" refused",
+		    bad[i]);
+		free(hp.host);
+	}
+
+	r = ch_cfg_parse_hostport(nul4, sizeof(nul4) - 1, &hp);
+	CHECK(r == -1 && hp.host == NULL, "repl: a NUL in a host name refused");
+	r = ch_cfg_parse_hostport(nul6, sizeof(nul6) - 1, &hp);
+	CHECK(r == -1 && hp.host == NULL, "repl: a NUL in an IPv6 host refused");
+
+	tstore_clear_env();
+	if ((path = write_file("other.conf", "CHATR_PORT = 9001\n")) == NULL)
+		return;
+	r = ch_cfg_load(&cfg, path, &cause);
+	CHECK(r == 0 && !ch_cfg_replicated(&cfg) && cfg.npeers == 0 &&
+	    cfg.repl_priority == 100 &&
+	    strcmp(cfg.node_url, "http://127.0.0.1:9001") == 0,
+	    "repl: none set is a single node, its URL on the loopback");
+	if (r == 0)
+		ch_cfg_free(&cfg);
+	free(cause);
+	cause = NULL;
+
+	set_env("CHATR_REPL_LISTEN", "127.0.0.1:7001");
+	set_env("CHATR_REPL_PEERS", " 127.0.0.1:7002 ,,[::1]:7003,");
+	set_env("CHATR_REPL_PRIORITY", "0");
+	set_env("CHATR_NODE_URL", "http://10.0.0.1:8081/");
+	set_env("CHATR_CLUSTER_SECRET", "0123456789abcdef-secret");
+	r = ch_cfg_load(&cfg, path, &cause);
+	CHECK(r == 0 && ch_cfg_replicated(&cfg) &&
+	    strcmp(cfg.listen.host, "127.0.0.1") == 0 &&
+	    cfg.listen.port == 7001 && cfg.npeers == 2 &&
+	    strcmp(cfg.peers[0].host, "127.0.0.1") == 0 &&
+	    cfg.peers[0].port == 7002 && strcmp(cfg.peers[1].host, "::1") == 0 &&
+	    cfg.peers[1].port == 7003 && cfg.repl_priority == 0 &&
+	    strcmp(cfg.node_url, "http://10.0.0.1:8081") == 0,
+	    "repl: listen, two peers, priority 0, the node URL (%s)",
+	    cause ? cause : "ok");
+	if (r == 0) {
+		ch_cfg_dump(&cfg, &b);
+		CHECK(b.data != NULL && strstr(b.data, "secret") == NULL &&
+		    strstr(b.data, "CHATR_CLUSTER_SECRET = (set)\n") != NULL,
+		    "repl: the dump shows that the secret is set, not the "
+		    "secret");
+		ch_buf_free(&b);
+		ch_cfg_free(&cfg);
+	}
+	free(cause);
+	cause = NULL;
+	free(path);
+	tstore_clear_env();
+
+	load_bad("CHATR_REPL_PEERS = 127.0.0.1:7002\n", NULL, NULL,
+	    "CHATR_REPL_PEERS needs CHATR_REPL_LISTEN (this node's own "
+	    "address)", "peers without a listen address");
+	load_bad("CHATR_REPL_LISTEN = 127.0.0.1\n", NULL, NULL,
+	    "CHATR_REPL_LISTEN must be HOST:PORT (got \"127.0.0.1\")",
+	    "a listen address without a port");
+	load_bad("CHATR_REPL_LISTEN = 127.0.0.1:7001\n"
+	    "CHATR_CLUSTER_SECRET = 0123456789abcdef\n",
+	    "CHATR_REPL_PEERS", "127.0.0.1:7002,nope",
+	    "CHATR_REPL_PEERS must be a comma-separated list of HOST:PORT "
+	    "(at \"nope\")", "a bad peer");
+	load_bad("CHATR_REPL_LISTEN = 127.0.0.1:7001\n"
+	    "CHATR_CLUSTER_SECRET = short\n", NULL, NULL,
+	    "CHATR_CLUSTER_SECRET must be set, of at least 16 characters, "
+	    "when CHATR_REPL_LISTEN is", "a short secret");
+	load_bad("CHATR_NODE_URL = ftp://x\n", NULL, NULL,
+	    "CHATR_NODE_URL must be an http:// or https:// URL",
+	    "a node URL that is not http");
+}
+
 static void
 cleanup(void)
 {
@@ -581,6 +692,7 @@ main(void)
 	test_file();
 	test_env();
 	test_errors();
+	test_repl();
 	cleanup();
 	return tap_done();
 }
