@@ -365,7 +365,7 @@ ch_agent_online(struct ch_db *db, DB_TXN *txn, int64_t now,
     unsigned int window, int (*fn)(void *, const char *, const char *,
     size_t), void *arg, uint64_t *count)
 {
-	unsigned char kbuf[PRESENCE_KEY], start[8];
+	unsigned char kbuf[PRESENCE_KEY], start[8], none[1];
 	char id[CH_ID_LEN + 1];
 	struct json_object *o;
 	struct ch_agent a;
@@ -385,8 +385,12 @@ ch_agent_online(struct ch_db *db, DB_TXN *txn, int64_t now,
 	key.ulen = sizeof(kbuf);
 	key.flags = DB_DBT_USERMEM;
 	ch_db_dbt(&data, NULL, 0);
-	if (fn == NULL)
-		data.flags = DB_DBT_PARTIAL; /* counting only: skip them */
+	data.flags = DB_DBT_REALLOC; /* one buffer for the walk (DB_THREAD) */
+	if (fn == NULL) {
+		data.data = none;
+		data.ulen = sizeof(none);
+		data.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL; /* counting only */
+	}
 	for (ret = c->get(c, &key, &data, DB_LAST); ret == 0;
 	    ret = c->get(c, &key, &data, DB_PREV)) {
 		if (key.size != PRESENCE_KEY) {
@@ -417,6 +421,8 @@ ch_agent_online(struct ch_db *db, DB_TXN *txn, int64_t now,
 	}
 	if (ret == DB_NOTFOUND)
 		ret = 0;
+	if (fn != NULL)
+		free(data.data);
 	if ((cret = c->close(c)) != 0 && ret == 0)
 		ret = cret;
 	if (ret == 0)

@@ -316,7 +316,7 @@ db_open_handles(struct ch_db *db, char **cause)
 		ch_watchdog_opening(DB_OPEN_STUCK_MS);
 	ret = env->open(env, cfg->db_home,
 	    DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER | (recover ? 0 :
+	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER | DB_THREAD | (recover ? 0 :
 	    DB_FAILCHK), 0600);
 	ch_watchdog_opening(0);
 	if (ret != 0) {
@@ -345,7 +345,8 @@ db_open_handles(struct ch_db *db, char **cause)
 			break;
 		}
 		ret = (*dbp)->open(*dbp, NULL, dbs[i].file, NULL, DB_BTREE,
-		    DB_CREATE | DB_AUTO_COMMIT | DB_READ_UNCOMMITTED, 0600);
+		    DB_CREATE | DB_AUTO_COMMIT | DB_READ_UNCOMMITTED |
+		    DB_THREAD, 0600);
 		if (ret != 0) {
 			(*dbp)->close(*dbp, 0);
 			*dbp = NULL;

@@ -254,6 +254,7 @@ ch_msg_range(struct ch_db *db, DB_TXN *txn, uint64_t after, uint64_t before,
 	key.data = k;
 	key.ulen = sizeof(k);
 	key.flags = DB_DBT_USERMEM;
+	data.flags = DB_DBT_REALLOC; /* one buffer for the walk (DB_THREAD) */
 	if (newest) {
 		tmp = ch_xcalloc(limit, sizeof(*tmp));
 		if (before != 0) {
@@ -315,6 +316,7 @@ ch_msg_range(struct ch_db *db, DB_TXN *txn, uint64_t after, uint64_t before,
 		if (ret == DB_NOTFOUND)
 			ret = 0;
 	}
+	free(data.data);
 	if ((cret = c->close(c)) != 0 && ret == 0)
 		ret = cret;
 	return ret;
