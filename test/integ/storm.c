@@ -893,7 +893,9 @@ newest_id(void)
 	size_t ol;
 	int st, try;
 
-	for (try = 0; try < 200; try++) {
+	/* (for as long as a store stuck on a dead process may take to be
+	 * recovered: the watchdog's 30 s, and some) */
+	for (try = 0; try < 900; try++) {
 		if (http(&c, "GET", "/api/messages?limit=1", "", NULL, &st,
 		    &out, &ol) == 0 && st == 200) {
 			o = json_tokener_parse(out);
@@ -1046,7 +1048,7 @@ main(int argc, char **argv)
 	static size_t bystatus[600];
 	uint64_t newest, *sorted;
 	int64_t t0, t1;
-	int c, bad = 0, s;
+	int c, bad = 0, s, round;
 
 	while ((c = getopt(argc, argv, "p:v:P:S:k:i:o:s:w:R:")) != -1) {
 		switch (c) {
@@ -1125,19 +1127,31 @@ main(int argc, char **argv)
 		pthread_join(posters[i].thr, NULL);
 	t1 = now_ms();
 
-	/* Let the streams catch up with the store, then stop them. */
-	newest = newest_id();
-	for (j = 0; j < 600; j++) {
-		int behind = 0;
-		pthread_mutex_lock(&mu);
-		for (i = 0; i < (size_t)opt.nstreams; i++)
-			if (streams[i].nids == 0 ||
-			    streams[i].ids[streams[i].nids - 1] < newest)
-				behind = 1;
-		pthread_mutex_unlock(&mu);
-		if (!behind)
+	/*
+	 * Let the streams catch up with the store, then stop them.  A post
+	 * left unanswered (the store stuck on a program killed inside it)
+	 * may still commit once the store is recovered, so the newest id is
+	 * asked again until it stands still.
+	 */
+	for (round = 0, newest = 0; round < 5; round++) {
+		uint64_t was = newest;
+
+		if ((newest = newest_id()) == was && round > 0)
 			break;
-		sleep_ms(100);
+		for (j = 0; j < 600; j++) {
+			int behind = 0;
+			pthread_mutex_lock(&mu);
+			for (i = 0; i < (size_t)opt.nstreams; i++)
+				if (streams[i].nids == 0 ||
+				    streams[i].ids[streams[i].nids - 1] <
+				    newest)
+					behind = 1;
+			pthread_mutex_unlock(&mu);
+			if (!behind)
+				break;
+			sleep_ms(100);
+		}
+		sleep_ms(1000); /* a commit that was still on its way */
 	}
 	stop_streams = 1;
 	for (i = 0; i < (size_t)opt.nstreams; i++) {
