@@ -195,6 +195,8 @@ int ch_json_addstr(struct json_object *, const char *, const char *);
 #define CH_AGENT_EXISTS 100002	  /* agent.c: a name (or Moltbook name) taken */
 #define CH_TXN_REFUSED 100003	  /* a handler failed the request */
 #define CH_DB_UNAVAILABLE 100004 /* db.c: the store cannot be opened */
+#define CH_DB_LOST 100005	  /* db.c: a commit lost to a recovery that
+				     ran under it */
 
 /* db.c */
 struct ch_db {
@@ -215,6 +217,7 @@ struct ch_db {
 	int64_t last_sweep;
 	int64_t tried_open;
 	unsigned long reopens;
+	ino_t region_ino;	/* of the regions' first file this process joined */
 };
 /* One transaction for ch_db_run. */
 struct ch_txn {
@@ -233,6 +236,10 @@ int ch_db_commit(DB_TXN *, uint32_t);
 void ch_db_abort(DB_TXN *);
 void ch_db_backoff(int);
 int ch_db_flush(struct ch_db *);
+int ch_db_recovered_under(struct ch_db *);
+int ch_db_durable(struct ch_db *, const struct ch_txn *, void *);
+int ch_db_recovered_under(struct ch_db *);
+int ch_db_durable(struct ch_db *, const struct ch_txn *, void *);
 void ch_db_maintain(struct ch_db *, int);
 int ch_db_counter_get(struct ch_db *, DB_TXN *, const char *, uint64_t *);
 int ch_db_counter_add(struct ch_db *, DB_TXN *, const char *, int64_t,

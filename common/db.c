@@ -316,7 +316,7 @@ db_open_handles(struct ch_db *db, char **cause)
 		ch_watchdog_opening(DB_OPEN_STUCK_MS);
 	ret = env->open(env, cfg->db_home,
 	    DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER | DB_THREAD | (recover ? 0 :
+	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER | (recover ? 0 :
 	    DB_FAILCHK), 0600);
 	ch_watchdog_opening(0);
 	if (ret != 0) {
@@ -335,8 +335,10 @@ db_open_handles(struct ch_db *db, char **cause)
 		    "recovered");
 	/* The regions this process joined: the watchdog's clue that the
 	 * store was recovered under a process stuck in the old ones. */
-	if (stat(region, &st) == 0)
+	if (stat(region, &st) == 0) {
 		ch_watchdog_region(region, st.st_ino);
+		db->region_ino = st.st_ino;
+	}
 	free(region);
 	for (i = 0; i < NDBS; i++) {
 		dbp = (DB **)((char *)db + dbs[i].off);
@@ -345,8 +347,7 @@ db_open_handles(struct ch_db *db, char **cause)
 			break;
 		}
 		ret = (*dbp)->open(*dbp, NULL, dbs[i].file, NULL, DB_BTREE,
-		    DB_CREATE | DB_AUTO_COMMIT | DB_READ_UNCOMMITTED |
-		    DB_THREAD, 0600);
+		    DB_CREATE | DB_AUTO_COMMIT | DB_READ_UNCOMMITTED, 0600);
 		if (ret != 0) {
 			(*dbp)->close(*dbp, 0);
 			*dbp = NULL;
@@ -701,6 +702,59 @@ ch_db_flush(struct ch_db *db)
 	if (db->cfg == NULL)
 		return CH_DB_UNAVAILABLE;
 	return db_sync(db);
+}
+
+/*
+ * Was the store recovered by another process since this one joined it?
+ * Its regions are then new files.  A commit this process made into the
+ * old regions while the recovery ran may be lost: the recovery read the
+ * log to where it ended then, and the new environment writes over what
+ * came after.  (Recovery replaces the regions before it reads the log, so
+ * a commit flushed while they were still the old ones is in what it
+ * reads.)
+ */
+int
+ch_db_recovered_under(struct ch_db *db)
+{
+	struct stat st;
+	char path[4200];
+
+	if (db->cfg == NULL || db->region_ino == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/__db.001", db->cfg->db_home);
+	return stat(path, &st) != 0 || st.st_ino != db->region_ino;
+}
+
+/*
+ * Make what t committed durable: flush, then make sure no recovery ran
+ * under the commit; if one did, look for it in the recovered store with
+ * t->committed.  0 when it is on disk; CH_DB_LOST when the recovery lost
+ * it; CH_DB_UNAVAILABLE when that cannot be told; a flush that fails is
+ * logged and answered 0 (what committed is answered as committed).
+ */
+int
+ch_db_durable(struct ch_db *db, const struct ch_txn *t, void *arg)
+{
+	int ret;
+
+	if ((ret = ch_db_flush(db)) != 0 && ret != CH_DB_UNAVAILABLE)
+		ch_log_err("committed, but flushing the store failed: %s",
+		    db_strerror(ret));
+	if (!ch_db_recovered_under(db))
+		return 0;
+	if (t->committed == NULL || ch_db_reopen(db, "the store was "
+	    "recovered as a transaction committed") != 0)
+		return CH_DB_UNAVAILABLE;
+	switch (db_was_committed(db, t, arg)) {
+	case 1:
+		return 0;
+	case 0:
+		ch_log_warn("a commit was lost to a recovery that ran under "
+		    "it; it is not acknowledged");
+		return CH_DB_LOST;
+	default:
+		return CH_DB_UNAVAILABLE;
+	}
 }
 
 /* The sweep of the request limit's quiet addresses, as ch_db_run runs it. */

@@ -18,7 +18,10 @@
  *     $CHATR_VAR/messages.log with a single write(2), and unlocks.
  *  4. Before answering 200 it flushes the store's log to disk (the file
  *     system's journal merges concurrent posters' syncs).  What committed
- *     is answered as committed even when the flush fails.
+ *     is answered as committed even when the flush fails, unless another
+ *     process recovered the store under the commit (ch_db_durable): then
+ *     the recovered store is asked whether it holds the message, and a
+ *     message it lost is answered 503, never 200.
  *
  * Because ids are taken and appended under one lock, the log's ids
  * strictly increase.  A poster killed between 2 and 3 leaves a message
@@ -156,6 +159,18 @@ ch_msg_post(struct ch_db *db, struct ch_msglog *ml, struct ch_post *p)
 	if (ch_msglog_lock(ml) != 0)
 		return -1;
 	ret = ch_db_run(db, &msg_post_txn, p);
+	if (ret == 0 && ch_db_recovered_under(db)) {
+		/* The store was recovered under the commit: not logged, as
+		 * it may be lost; if it is not, the relay reads it from the
+		 * store (the log has gone on without it). */
+		ch_msglog_unlock(ml);
+		if ((ret = ch_db_durable(db, &msg_post_txn, p)) != 0) {
+			json_object_put(p->msg);
+			p->msg = NULL;
+			p->id = 0;
+		}
+		return ret;
+	}
 	if (ret == 0) {
 		text = ch_json_text(p->msg, &len);
 		if (ch_msglog_append(ml, text, len) != 0)
@@ -169,10 +184,10 @@ ch_msg_post(struct ch_db *db, struct ch_msglog *ml, struct ch_post *p)
 	ch_msglog_unlock(ml);
 	if (ret == 0)
 		ch_shared_changed(db->cfg); /* totalMessages */
-	if (ret == 0 && (ret = ch_db_flush(db)) != 0) {
-		ch_log_err("message %llu committed, but flushing the store "
-		    "failed: %s", (unsigned long long)p->id, db_strerror(ret));
-		ret = 0;
+	if (ret == 0 && (ret = ch_db_durable(db, &msg_post_txn, p)) != 0) {
+		json_object_put(p->msg);
+		p->msg = NULL;
+		p->id = 0;
 	}
 	return ret;
 }

@@ -154,6 +154,7 @@ ch_fail_db(struct ch_req *req, int ret)
 	case DB_LOCK_NOTGRANTED:
 	case DB_LOCK_DEADLOCK:
 	case CH_DB_UNAVAILABLE:
+	case CH_DB_LOST:
 		req->retry_after = 1;
 		return ch_fail(req, CH_ERR_UNAVAIL, "The store is busy or "
 		    "unavailable. Retry in a second.");

@@ -422,9 +422,11 @@ serve_handle(struct ch_req *req, const struct ch_op *op)
 	}
 	if (op->flags & CH_OP_CHANGES)
 		ch_shared_changed(req->cfg);
-	if ((op->flags & CH_OP_DURABLE) && (ret = ch_db_flush(req->db)) != 0)
-		ch_log_err("committed, but flushing the store failed: %s",
-		    db_strerror(ret));
+	if ((op->flags & CH_OP_DURABLE) &&
+	    (ret = ch_db_durable(req->db, &t, req)) != 0) {
+		serve_forget(req);
+		return ch_fail_db(req, ret);
+	}
 	return 0;
 }
 

@@ -6,4 +6,8 @@ if [ "${CHATR_VALGRIND:-0}" = 1 ]; then
 	    --errors-for-leak-kinds=definite \
 	    --suppressions="$top_srcdir/test/valgrind.supp" "$@"
 fi
+# (the sanitizer build: libdb's own memory lost closing a recovered store,
+# as in the integration tests; test/lsan.supp says why)
+LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top_srcdir/test/lsan.supp:print_suppressions=0}
+export LSAN_OPTIONS
 exec "$@"
