@@ -50,6 +50,7 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -251,6 +252,32 @@ db_close_handles(struct ch_db *db, int panicked)
 }
 
 /*
+ * Take the store's opening lock ($db_home/chatr-open.lock, an flock the
+ * kernel drops if its holder dies); its descriptor, or -1 when it cannot
+ * be had (the open goes on without it).
+ */
+static int
+db_open_lock(const struct ch_cfg *cfg)
+{
+	char *path = ch_xprintf("%s/chatr-open.lock", cfg->db_home);
+	int fd, ret;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		ch_log_warn("open %s: %s", path, strerror(errno));
+	else {
+		while ((ret = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+			;
+		if (ret != 0) {
+			ch_log_warn("flock %s: %s", path, strerror(errno));
+			(void)close(fd);
+			fd = -1;
+		}
+	}
+	free(path);
+	return fd;
+}
+
+/*
  * Open the environment and every database into db (whose cfg is set).  0
  * on success; else a Berkeley DB error (or -1) with an allocated *cause.
  */
@@ -264,7 +291,7 @@ db_open_handles(struct ch_db *db, char **cause)
 	struct stat st;
 	ino_t was;
 	size_t i;
-	int ret, recover, recovered;
+	int ret, recover, recovered, openlock;
 
 	rundir = ch_xprintf("%s/run", cfg->var);
 	if (db_mkdirs(cfg->db_home, cause) != 0 ||
@@ -314,10 +341,16 @@ db_open_handles(struct ch_db *db, char **cause)
 	recover = stat(db_mark, &st) == 0;
 	if (!recover)
 		ch_watchdog_opening(DB_OPEN_STUCK_MS);
+	/* One opener at a time: a recovery replaces the regions, and a
+	 * process joining them meanwhile (its failchk reading the lock
+	 * region) was seen to die of SIGBUS in the kill storm. */
+	openlock = db_open_lock(cfg);
 	ret = env->open(env, cfg->db_home,
 	    DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
 	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER | (recover ? 0 :
 	    DB_FAILCHK), 0600);
+	if (openlock >= 0)
+		(void)close(openlock); /* lets go of the flock */
 	ch_watchdog_opening(0);
 	if (ret != 0) {
 		free(region);

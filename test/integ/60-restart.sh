@@ -90,7 +90,9 @@ register delta
 expect 200 '.success == true' "a new agent registers after the restart"
 KD=$KEY
 works "$KD" "its key works"
-req GET /api/agents
+# (the answer may be up to a second old: skills.md)
+four() { req GET /api/agents; [ "$(printf '%s' "$BODY" | jq .stats.totalAgents)" = 4 ]; }
+wait_for 3 four
 expect 200 '.stats.totalAgents == 4' "4 agents now"
 
 # A crash: every process killed at once.
