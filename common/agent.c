@@ -385,7 +385,7 @@ ch_agent_online(struct ch_db *db, DB_TXN *txn, int64_t now,
 	key.ulen = sizeof(kbuf);
 	key.flags = DB_DBT_USERMEM;
 	ch_db_dbt(&data, NULL, 0);
-	data.flags = DB_DBT_REALLOC; /* one buffer for the walk (DB_THREAD) */
+	data.flags = DB_DBT_REALLOC; /* one buffer for the walk, ours */
 	if (fn == NULL) {
 		data.data = none;
 		data.ulen = sizeof(none);

@@ -269,7 +269,7 @@ ch_msg_range(struct ch_db *db, DB_TXN *txn, uint64_t after, uint64_t before,
 	key.data = k;
 	key.ulen = sizeof(k);
 	key.flags = DB_DBT_USERMEM;
-	data.flags = DB_DBT_REALLOC; /* one buffer for the walk (DB_THREAD) */
+	data.flags = DB_DBT_REALLOC; /* one buffer for the walk, ours */
 	if (newest) {
 		tmp = ch_xcalloc(limit, sizeof(*tmp));
 		if (before != 0) {
