@@ -58,13 +58,17 @@
 #define STOP_WAIT_MS 5000
 #define QUICK_MS 1000	    /* a program that fails within this ... */
 #define PAUSE_MAX_MS 5000   /* ... starts again after a pause up to this */
+#define REPL_READY_MS 10000 /* chatr-repl's first join of the store */
 
 /* The programs, and how many copies of each run by default. */
+enum kind { FCGI, RELAY, REPL };
 static const struct {
 	const char *name;
 	unsigned int procs;
-	int relay;
+	enum kind kind;
 } progs[] = {
+	/* first: the others join its replication (common/repl.c) */
+	{"repl", 1, REPL},
 	{"register", 2, 0},
 	{"heartbeat", 2, 0},
 	{"disconnect", 1, 0},
@@ -75,7 +79,7 @@ static const struct {
 	{"agents", 2, 0},
 	{"health", 1, 0},
 	{"notfound", 1, 0},
-	{"sse-relay", 1, 1},
+	{"sse-relay", 1, RELAY},
 };
 #define NPROGS (sizeof(progs) / sizeof(progs[0]))
 
@@ -151,7 +155,7 @@ child(size_t p, pid_t parent)
 	char *argv[MAX_WRAP + 8], env[64];
 	sigset_t none;
 	size_t i, n = 0;
-	int target = progs[p].relay ? 3 : 0, fd;
+	int target = progs[p].kind == RELAY ? 3 : 0, fd;
 
 	/* Die with chatrd, so no program outlives its sockets' keeper. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
@@ -160,17 +164,17 @@ child(size_t p, pid_t parent)
 		_exit(0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(table[p].fd, target) < 0)
+	if (table[p].fd >= 0 && dup2(table[p].fd, target) < 0)
 		_exit(127);
 	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
-		if (target != 0)
+		if (target != 0 || table[p].fd < 0)
 			dup2(fd, 0);
 		close(fd);
 	}
 	for (fd = target + 1; fd < 1024; fd++)
 		if (fd != STDOUT_FILENO && fd != STDERR_FILENO)
 			close(fd);
-	if (progs[p].relay) {
+	if (progs[p].kind == RELAY) {
 		snprintf(env, sizeof(env), "%ld", (long)getpid());
 		if (setenv("LISTEN_PID", env, 1) != 0 ||
 		    setenv("LISTEN_FDS", "1", 1) != 0)
@@ -181,7 +185,7 @@ child(size_t p, pid_t parent)
 	argv[n++] = table[p].path;
 	argv[n++] = (char *)"-c";
 	argv[n++] = (char *)confpath;
-	if (progs[p].relay && relay_tcp != NULL) {
+	if (progs[p].kind == RELAY && relay_tcp != NULL) {
 		argv[n++] = (char *)"-l";
 		argv[n++] = (char *)relay_tcp;
 	}
@@ -368,6 +372,29 @@ stop_all(void)
 	}
 }
 
+/*
+ * Wait until the replication process has joined the store and started
+ * repmgr ($CHATR_VAR/run/repl.ready), so that it, not a FastCGI program,
+ * is the node's replication process.  A new node's first join may take a
+ * while (the others may not be up yet); the programs start after
+ * REPL_READY_MS regardless, and wait for the store themselves.
+ */
+static void
+repl_wait(void)
+{
+	char *path = ch_xprintf("%s/run/repl.ready", cfg.var);
+	int64_t until = ch_time_mono_ms() + REPL_READY_MS;
+
+	while (access(path, F_OK) != 0 && ch_time_mono_ms() < until) {
+		poll(NULL, 0, 20);
+		reap();
+	}
+	if (access(path, F_OK) != 0)
+		ch_log_warn("the replication process is not ready yet; "
+		    "starting the other programs all the same");
+	free(path);
+}
+
 /* Split the wrapper command at blanks (no shell is involved). */
 static void
 split_wrapper(char *w)
@@ -443,7 +470,19 @@ main(int argc, char **argv)
 	/* Every socket first, so the front end can connect at once. */
 	for (p = 0; p < NPROGS; p++) {
 		table[p].fd = -1;
-		if (progs[p].relay) {
+		if (progs[p].kind == REPL) {
+			/* Only for a node of a replication group; no socket. */
+			table[p].n = ch_cfg_replicated(&cfg) ? 1 : 0;
+			table[p].path = ch_xprintf("%s/chatr-repl", fcgidir);
+			table[p].sock = NULL;
+			if (table[p].n > 0 && access(table[p].path, X_OK) != 0) {
+				ch_log_err("%s: %s", table[p].path,
+				    strerror(errno));
+				goto out;
+			}
+			continue;
+		}
+		if (progs[p].kind == RELAY) {
 			table[p].path = relay != NULL ? ch_xstrdup(relay) :
 			    ch_xstrdup(CH_SBINDIR "/chatr-sse-relay");
 			table[p].sock = ch_xstrdup(cfg.relay_socket);
@@ -466,9 +505,12 @@ main(int argc, char **argv)
 		    &table[p].ino)) < 0)
 			goto out;
 	}
-	for (p = 0; p < NPROGS; p++)
+	for (p = 0; p < NPROGS; p++) {
 		for (i = 0; i < table[p].n; i++)
 			start(p, i);
+		if (progs[p].kind == REPL && table[p].n > 0)
+			repl_wait();
+	}
 	pidfile = ch_xprintf("%s/run/chatrd.pid", cfg.var);
 	if (write_pid(pidfile) != 0)
 		goto out;

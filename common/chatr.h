@@ -197,6 +197,10 @@ int ch_json_addstr(struct json_object *, const char *, const char *);
 #define CH_DB_UNAVAILABLE 100004 /* db.c: the store cannot be opened */
 #define CH_DB_LOST 100005	  /* db.c: a commit lost to a recovery that
 				     ran under it */
+#define CH_DB_REPLICA 100006	  /* db.c: a write on a node that is not
+				     the master */
+#define CH_DB_UNACKED 100007	  /* db.c: a commit the replication group
+				     did not acknowledge */
 
 /* db.c */
 struct ch_db {
@@ -218,7 +222,27 @@ struct ch_db {
 	int64_t tried_open;
 	unsigned long reopens;
 	ino_t region_ino;	/* of the regions' first file this process joined */
+	int partial;		/* replica: some databases not there yet */
 };
+/* repl.c */
+enum ch_role { CH_ROLE_SINGLE, CH_ROLE_MASTER, CH_ROLE_REPLICA };
+struct ch_repl_state {
+	enum ch_role role;
+	int master_eid;		/* DB_EID_INVALID when none is known */
+	char master_host[256];	/* its replication address, if known */
+	unsigned int master_port;
+	int caught_up;		/* a replica done with its first sync */
+};
+int ch_repl_creator(const struct ch_cfg *);
+int ch_repl_setup(DB_ENV *, const struct ch_cfg *, int, char **);
+int ch_repl_start(DB_ENV *, char **);
+int ch_repl_state(struct ch_db *, struct ch_repl_state *);
+int ch_repl_is_master(struct ch_db *);
+char *ch_repl_master_url(struct ch_db *, const struct ch_repl_state *);
+int ch_repl_publish(struct ch_db *);
+int ch_repl_connected(struct ch_db *, int);
+unsigned long ch_repl_unacked(void);
+
 /* One transaction for ch_db_run. */
 struct ch_txn {
 	int (*run)(struct ch_db *, DB_TXN *, void *);
@@ -227,7 +251,9 @@ struct ch_txn {
 	int budget_ms;	 /* retries on contention: 0 default, <0 none */
 };
 #define CH_DB_BUSY_MS 3000
+#define CH_REPL_CONNECT_MS 2000 /* a master's write waits for the group */
 int ch_db_open(struct ch_db *, const struct ch_cfg *, char **);
+void ch_db_replication_process(void);
 void ch_db_close(struct ch_db *);
 int ch_db_reopen(struct ch_db *, const char *);
 int ch_db_run(struct ch_db *, const struct ch_txn *, void *);
@@ -236,8 +262,6 @@ int ch_db_commit(DB_TXN *, uint32_t);
 void ch_db_abort(DB_TXN *);
 void ch_db_backoff(int);
 int ch_db_flush(struct ch_db *);
-int ch_db_recovered_under(struct ch_db *);
-int ch_db_durable(struct ch_db *, const struct ch_txn *, void *);
 int ch_db_recovered_under(struct ch_db *);
 int ch_db_durable(struct ch_db *, const struct ch_txn *, void *);
 void ch_db_maintain(struct ch_db *, int);
@@ -489,6 +513,7 @@ struct ch_req {
 	int errstatus; /* overrides err's status when set */
 	int dberr;
 	int answered; /* the response is written (ch_resp_raw) */
+	int forwarded; /* sent on by another node, its signature right */
 	void *data; /* endpoint state, freed by the endpoint's reset */
 };
 int ch_req_method(const char *, enum ch_method *);
@@ -501,6 +526,11 @@ int ch_fail_db(struct ch_req *, int);
 int ch_fail_retry(struct ch_req *, enum ch_err, unsigned int, const char *,
     ...) CH_PRINTF(4, 5);
 void ch_req_reset(struct ch_req *);
+
+/* fwd.c */
+void ch_fwd_trust(struct ch_req *);
+int ch_fwd_needed(struct ch_req *, const struct ch_op *);
+int ch_fwd(struct ch_req *);
 
 /* resp.c */
 int ch_resp_raw(struct ch_req *, int, const char *, const char *, size_t,
@@ -521,6 +551,7 @@ enum ch_opflag {
 	CH_OP_NOTOUCH = 0x10,  /* auth does not count as activity */
 	CH_OP_CHANGES = 0x20,  /* a commit changes what GET /api/agents
 				  shows (ch_shared_changed) */
+	CH_OP_WRITE = 0x80,    /* a write: a replica sends it to the master */
 	CH_OP_NOLIMIT = 0x40,  /* not counted against the request limit
 				  (load balancers' health checks) */
 };

@@ -75,6 +75,16 @@
 #define DB_SPINS 100000		 /* isalive asked this often: libdb spins */
 
 static int db_busy(int);
+/* This process is the node's replication process (chatr-repl). */
+static int db_repl_process;
+
+/* Say that this process is the node's replication process: it makes the
+ * group when its store is new and it is the one to (ch_repl_creator). */
+void
+ch_db_replication_process(void)
+{
+	db_repl_process = 1;
+}
 
 static void
 db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
@@ -252,14 +262,16 @@ db_close_handles(struct ch_db *db, int panicked)
 }
 
 /*
- * Take the store's opening lock ($db_home/chatr-open.lock, an flock the
+ * Take the store's opening lock ($CHATR_VAR/run/store-open.lock, an flock the
  * kernel drops if its holder dies); its descriptor, or -1 when it cannot
  * be had (the open goes on without it).
  */
 static int
 db_open_lock(const struct ch_cfg *cfg)
 {
-	char *path = ch_xprintf("%s/chatr-open.lock", cfg->db_home);
+	/* Not in the store's directory: a replica's first copy of the
+	 * store takes every file there for one of Berkeley DB's. */
+	char *path = ch_xprintf("%s/run/store-open.lock", cfg->var);
 	int fd, ret;
 
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
@@ -278,6 +290,71 @@ db_open_lock(const struct ch_cfg *cfg)
 }
 
 /*
+ * Open every database not open yet.  A replica opens only those that are
+ * there (the master makes them, and they arrive with its log): while some
+ * are missing db->partial is set, and db_ready tries again.  0, or a
+ * Berkeley DB error with *cause set.
+ */
+static int
+db_open_dbs(struct ch_db *db, char **cause)
+{
+	const struct ch_cfg *cfg = db->cfg;
+	uint32_t flags = DB_AUTO_COMMIT | DB_READ_UNCOMMITTED;
+	DB **dbp;
+	size_t i;
+	int ret, repl = ch_cfg_replicated(cfg);
+
+	if (repl)
+		flags |= DB_THREAD;
+	if (!repl || ch_repl_is_master(db))
+		flags |= DB_CREATE;
+	db->partial = 0;
+	for (i = 0; i < NDBS; i++) {
+		dbp = (DB **)((char *)db + dbs[i].off);
+		if (*dbp != NULL)
+			continue;
+		if ((ret = db_create(dbp, db->env, 0)) != 0) {
+			*dbp = NULL;
+			goto fail;
+		}
+		ret = (*dbp)->open(*dbp, NULL, dbs[i].file, NULL, DB_BTREE,
+		    flags, 0600);
+		if (ret == 0)
+			continue;
+		(*dbp)->close(*dbp, 0);
+		*dbp = NULL;
+		/* Replicated, an environment is never given up for one
+		 * database: it would take repmgr down with it. */
+		if (repl && (ret == ENOENT || ret == DB_REP_LOCKOUT ||
+		    ret == DB_LOCK_NOTGRANTED || ret == DB_LOCK_DEADLOCK ||
+		    ret == DB_REP_HANDLE_DEAD || ret == EACCES)) {
+			db->partial = 1;
+			continue;
+		}
+		goto fail;
+	}
+	return 0;
+fail:
+	*cause = ch_xprintf("opening %s: %s", dbs[i].file, db_strerror(ret));
+	return ret;
+}
+
+/* Close the databases only (a replica's went stale in a sync). */
+static void
+db_close_dbs(struct ch_db *db)
+{
+	DB **dbp;
+	size_t i;
+
+	for (i = 0; i < NDBS; i++) {
+		dbp = (DB **)((char *)db + dbs[i].off);
+		if (*dbp != NULL)
+			(void)(*dbp)->close(*dbp, DB_NOSYNC);
+		*dbp = NULL;
+	}
+}
+
+/*
  * Open the environment and every database into db (whose cfg is set).  0
  * on success; else a Berkeley DB error (or -1) with an allocated *cause.
  */
@@ -286,12 +363,11 @@ db_open_handles(struct ch_db *db, char **cause)
 {
 	const struct ch_cfg *cfg = db->cfg;
 	DB_ENV *env;
-	DB **dbp;
 	char *rundir, *region;
 	struct stat st;
 	ino_t was;
-	size_t i;
 	int ret, recover, recovered, openlock;
+	int repl = ch_cfg_replicated(cfg);
 
 	rundir = ch_xprintf("%s/run", cfg->var);
 	if (db_mkdirs(cfg->db_home, cause) != 0 ||
@@ -320,18 +396,21 @@ db_open_handles(struct ch_db *db, char **cause)
 	    (ret = env->set_lg_bsize(env, 1024 * 1024)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
 	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
-	    (ret = env->set_flags(env, DB_TXN_NOWAIT, 1)) != 0 ||
+	    (!repl && (ret = env->set_flags(env, DB_TXN_NOWAIT, 1)) != 0) ||
 	    (ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0) {
 		*cause = ch_xprintf("configuring the environment: %s",
 		    db_strerror(ret));
 		goto fail;
 	}
+	if (repl && (ret = ch_repl_setup(env, cfg, db_repl_process &&
+	    ch_repl_creator(cfg), cause)) != 0)
+		goto fail;
 	/*
 	 * Join the store, running failchk after a death (recovery if that
 	 * fails), or recovery when a process left the marker for it.  A
 	 * recovery makes new regions: their first file is new.
 	 */
-	snprintf(db_mark, sizeof(db_mark), "%s/chatr-recover", cfg->db_home);
+	snprintf(db_mark, sizeof(db_mark), "%s/run/store-recover", cfg->var);
 	ch_watchdog_mark(db_mark);
 	region = ch_xprintf("%s/__db.register", cfg->db_home);
 	ch_watchdog_registry(region);
@@ -348,7 +427,7 @@ db_open_handles(struct ch_db *db, char **cause)
 	ret = env->open(env, cfg->db_home,
 	    DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
 	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER | (recover ? 0 :
-	    DB_FAILCHK), 0600);
+	    DB_FAILCHK) | (repl ? DB_INIT_REP | DB_THREAD : 0), 0600);
 	if (openlock >= 0)
 		(void)close(openlock); /* lets go of the flock */
 	ch_watchdog_opening(0);
@@ -373,25 +452,10 @@ db_open_handles(struct ch_db *db, char **cause)
 		db->region_ino = st.st_ino;
 	}
 	free(region);
-	for (i = 0; i < NDBS; i++) {
-		dbp = (DB **)((char *)db + dbs[i].off);
-		if ((ret = db_create(dbp, env, 0)) != 0) {
-			*dbp = NULL;
-			break;
-		}
-		ret = (*dbp)->open(*dbp, NULL, dbs[i].file, NULL, DB_BTREE,
-		    DB_CREATE | DB_AUTO_COMMIT | DB_READ_UNCOMMITTED, 0600);
-		if (ret != 0) {
-			(*dbp)->close(*dbp, 0);
-			*dbp = NULL;
-			break;
-		}
-	}
-	if (ret != 0) {
-		*cause = ch_xprintf("opening %s: %s", dbs[i].file,
-		    db_strerror(ret));
+	if (repl && (ret = ch_repl_start(env, cause)) != 0)
 		goto fail;
-	}
+	if ((ret = db_open_dbs(db, cause)) != 0)
+		goto fail;
 	db->last_checkpoint = db->last_sweep = ch_time_mono_ms();
 	return 0;
 fail:
@@ -440,9 +504,20 @@ db_ready(struct ch_db *db)
 	char *cause = NULL;
 	int64_t now;
 
-	if (db->env != NULL)
+	if (db->env != NULL && !db->partial)
 		return 1;
 	now = ch_time_mono_ms();
+	if (db->env != NULL) {
+		/* A replica waiting for the master's databases. */
+		if (now - db->tried_open < 50)
+			return 0;
+		db->tried_open = now;
+		if (db_open_dbs(db, &cause) != 0) {
+			ch_log_err("%s", cause);
+			free(cause);
+		}
+		return !db->partial;
+	}
 	if (db->cfg == NULL || now - db->tried_open < 50)
 		return 0;
 	db->tried_open = now;
@@ -489,7 +564,8 @@ db_failchk(struct ch_db *db)
 static int
 db_busy(int ret)
 {
-	return ret == DB_LOCK_NOTGRANTED || ret == DB_LOCK_DEADLOCK;
+	return ret == DB_LOCK_NOTGRANTED || ret == DB_LOCK_DEADLOCK ||
+	    ret == DB_REP_LOCKOUT;
 }
 
 /* Sleep before retry number try (0, 1, ...): jittered, growing. */
@@ -521,6 +597,10 @@ ch_db_begin(struct ch_db *db, DB_TXN **txn, uint32_t flags)
 	*txn = NULL;
 	if (db->env == NULL)
 		return DB_RUNRECOVERY;
+	/* Replicated: per transaction, since repmgr's threads applying the
+	 * master's log must wait for the locks they meet. */
+	if (ch_cfg_replicated(db->cfg))
+		flags |= DB_TXN_NOWAIT;
 	if ((ret = db->env->txn_begin(db->env, NULL, txn, flags)) != 0)
 		*txn = NULL;
 	return ret;
@@ -597,8 +677,9 @@ int
 ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
 {
 	int64_t start = 0, budget;
+	unsigned long unacked;
 	DB_TXN *txn;
-	int ret, try, reopens = 0;
+	int ret, try, reopens = 0, repl = ch_cfg_replicated(db->cfg);
 
 	budget = t->budget_ms == 0 ? CH_DB_BUSY_MS : t->budget_ms;
 	for (try = 0;; try++) {
@@ -611,11 +692,17 @@ ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
 			ch_db_backoff(try);
 			continue;
 		}
+		/* A write on the master: the group must be able to hear it. */
+		if (repl && try == 0 && !(t->flags & DB_READ_COMMITTED) &&
+		    ch_repl_is_master(db))
+			(void)ch_repl_connected(db, CH_REPL_CONNECT_MS);
+		unacked = ch_repl_unacked();
 		if ((ret = ch_db_begin(db, &txn, t->flags)) == 0) {
 			if ((ret = t->run(db, txn, arg)) != 0)
 				ch_db_abort(txn);
 			else if ((ret = ch_db_commit(txn, 0)) == 0)
-				return 0;
+				return ch_repl_unacked() == unacked ? 0 :
+				    CH_DB_UNACKED;
 			else if (ret == DB_RUNRECOVERY &&
 			    t->committed != NULL) {
 				ch_db_reopen(db, "the store was recovered as "
@@ -637,6 +724,19 @@ ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
 				return CH_DB_UNAVAILABLE;
 			continue;
 		}
+		if (repl && ret == DB_REP_HANDLE_DEAD) {
+			/* A replica's sync replaced the databases. */
+			if (++reopens > DB_REOPENS)
+				return CH_DB_UNAVAILABLE;
+			db_close_dbs(db);
+			db->partial = 1;
+			db->tried_open = 0;
+			continue;
+		}
+		if (repl && ret == EACCES)
+			return CH_DB_REPLICA;	/* not the master (any more) */
+		if (repl && ret == DB_REP_UNAVAIL)
+			return CH_DB_UNAVAILABLE;
 		if (!db_busy(ret) || budget < 0)
 			return ret;
 		if (start == 0)
@@ -819,6 +919,10 @@ ch_db_maintain(struct ch_db *db, int force)
 	int ret;
 
 	if (!db_ready(db))
+		return;
+	/* A replica's store is the master's: it writes no records of its own,
+	 * and takes the checkpoints that come in the master's log. */
+	if (!ch_repl_is_master(db))
 		return;
 	if (db->cfg->requests_ip.count != 0 &&
 	    now - db->last_sweep >= DB_SWEEP_EVERY_MS) {

@@ -155,9 +155,22 @@ ch_fail_db(struct ch_req *req, int ret)
 	case DB_LOCK_DEADLOCK:
 	case CH_DB_UNAVAILABLE:
 	case CH_DB_LOST:
+	case DB_REP_LOCKOUT:
+	case DB_REP_HANDLE_DEAD:
+	case DB_REP_UNAVAIL:
 		req->retry_after = 1;
 		return ch_fail(req, CH_ERR_UNAVAIL, "The store is busy or "
 		    "unavailable. Retry in a second.");
+	case CH_DB_REPLICA:
+		req->retry_after = 1;
+		return ch_fail(req, CH_ERR_UNAVAIL, "This node is not the "
+		    "master just now (an election is under way). Retry in a "
+		    "second.");
+	case CH_DB_UNACKED:
+		req->retry_after = 1;
+		return ch_fail(req, CH_ERR_UNAVAIL, "The write was not "
+		    "acknowledged by a majority of the nodes, so it may not "
+		    "last. Retry in a second.");
 	}
 	ch_log_err("store: %s", db_strerror(ret));
 	return ch_fail(req, CH_ERR_INTERNAL, NULL);
@@ -192,6 +205,7 @@ ch_req_reset(struct ch_req *req)
 	req->errstatus = 0;
 	req->dberr = 0;
 	req->answered = 0;
+	req->forwarded = 0;
 	req->data = NULL;
 	memset(req->val, 0, sizeof(req->val));
 	req->addr[0] = '\0';

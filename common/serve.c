@@ -270,7 +270,7 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 	unsigned char hash[CH_HASH_LEN];
 	const char *hdr, *key = NULL;
 	struct account ac;
-	int ret;
+	int ret, master;
 
 	memset(&ac, 0, sizeof(ac));
 	ac.req = req;
@@ -283,8 +283,11 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 		ch_log_err("the request limit: %s", strerror(ret));
 		return ch_fail(req, CH_ERR_INTERNAL, "Internal error.");
 	}
+	/* A replica writes nothing of its own: no count in the store, and
+	 * no presence (reads there do not count as activity). */
+	master = ch_repl_is_master(req->db);
 	ac.in_store = ret == ENOSYS && cfg->requests_ip.count > 0 &&
-	    !(op->flags & CH_OP_NOLIMIT);
+	    !(op->flags & CH_OP_NOLIMIT) && master;
 	if (op->flags & CH_OP_AUTH) {
 		hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
 		if (hdr != NULL && ch_auth_bearer(hdr, &key) == 0) {
@@ -295,7 +298,7 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 	if (ac.in_store || ac.hash != NULL) {
 		ret = ch_db_run(req->db, &account_txn, &ac);
 		ch_wipe(hash, sizeof(hash));
-		if (ret == 0 && ac.touch &&
+		if (ret == 0 && ac.touch && master &&
 		    (ret = ch_db_run(req->db, &touch_txn, req)) == 0)
 			ch_shared_changed(req->cfg);
 		if (ret != 0)
@@ -467,7 +470,11 @@ serve_one(struct ch_req *req)
 	if (serve_params(req) == 0 && serve_route(req, &op) == 0 &&
 	    serve_body(req) == 0) {
 		req->op = op;
-		serve_process(req, op);
+		ch_fwd_trust(req);
+		if (ch_fwd_needed(req, op))
+			(void)ch_fwd(req);
+		else
+			serve_process(req, op);
 	}
 	if (req->answered && req->err == CH_ERR_OK) {
 		/* the operation wrote its own answer (ch_resp_raw) */
@@ -479,10 +486,15 @@ serve_one(struct ch_req *req)
 		    req->text.data, req->text.len, NULL) != 0)
 			ch_log_info("client went away");
 	} else {
+		char extra[48] = "";
+
 		if ((o = req->resp) == NULL)
 			o = ch_resp_ok(req);
+		if (req->retry_after > 0) /* an answer such as health's 503 */
+			snprintf(extra, sizeof(extra), "Retry-After: %u\r\n",
+			    req->retry_after);
 		if (ch_resp_json(req, req->status ? req->status : 200, o,
-		    NULL) != 0)
+		    extra) != 0)
 			ch_log_info("client went away");
 	}
 	ch_log_debug("%s %s %d %lldms", ch_req_method_name(req->method),

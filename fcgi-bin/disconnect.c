@@ -24,7 +24,7 @@ disconnect_handler(struct ch_req *req, DB_TXN *txn)
 }
 
 static const struct ch_op op_post = {
-	.flags = CH_OP_AUTH | CH_OP_NOTOUCH | CH_OP_CHANGES,
+	.flags = CH_OP_WRITE | CH_OP_AUTH | CH_OP_NOTOUCH | CH_OP_CHANGES,
 	.handler = disconnect_handler,
 };
 

@@ -19,7 +19,7 @@ heartbeat_answer(struct ch_req *req)
 }
 
 static const struct ch_op op_post = {
-	.flags = CH_OP_AUTH,
+	.flags = CH_OP_WRITE | CH_OP_AUTH,
 	.outside = heartbeat_answer,
 };
 

@@ -204,7 +204,7 @@ complete_committed(struct ch_req *req, DB_TXN *txn)
 }
 
 static const struct ch_op op_post = {
-	.flags = CH_OP_AUTH | CH_OP_BODY | CH_OP_DURABLE |
+	.flags = CH_OP_WRITE | CH_OP_AUTH | CH_OP_BODY | CH_OP_DURABLE |
 	    CH_OP_CHANGES,
 	.fields = fields,
 	.nfields = F__MAX,

@@ -93,7 +93,7 @@ start_handler(struct ch_req *req, DB_TXN *txn)
 }
 
 static const struct ch_op op_post = {
-	.flags = CH_OP_AUTH | CH_OP_BODY,
+	.flags = CH_OP_WRITE | CH_OP_AUTH | CH_OP_BODY,
 	.fields = fields,
 	.nfields = F__MAX,
 	.handler = start_handler,

@@ -34,6 +34,7 @@
 
 #define MAIN_MAINTAIN_MS 10000
 #define MAIN_STORE_CHECK_MS 500
+#define MAIN_REPLICA_CHECK_MS 10
 #define MAIN_TAIL_MS 1000
 #define MAIN_TICK_MS 100
 
@@ -87,9 +88,11 @@ relay_store_check(struct loop *l, void *arg)
 
 	(void)l;
 	(void)arg;
-	if ((ret = tail_store_check()) != 0)
+	if ((ret = tail_store_check()) != 0 && ret != CH_DB_UNAVAILABLE)
 		ch_log_warn("checking the store: %s", db_strerror(ret));
-	return MAIN_STORE_CHECK_MS;
+	/* A replica's messages come only through the store: look often. */
+	return ch_cfg_replicated(&hub.cfg) ? MAIN_REPLICA_CHECK_MS :
+	    MAIN_STORE_CHECK_MS;
 }
 
 /* The store's housekeeping: checkpoints (the relay is always running). */

@@ -262,7 +262,12 @@ tail_open(void)
 		ch_log_warn("inotify on %s: %s", tail.dir, strerror(errno));
 	if (tail_reopen(1) != 0)
 		return -1;
-	if ((ret = ch_db_run(&hub.db, &first_txn, &n)) != 0) {
+	/* A new replica has no store until its first copy arrives. */
+	for (try = 0; (ret = ch_db_run(&hub.db, &first_txn, &n)) ==
+	    CH_DB_UNAVAILABLE && ch_cfg_replicated(&hub.cfg) && try < 120;
+	    try++)
+		ch_log_info("waiting for the store");
+	if (ret != 0) {
 		ch_log_err("reading the message counter: %s", db_strerror(ret));
 		return -1;
 	}

@@ -114,7 +114,7 @@ took=$(($(date +%s) - start))
 wait "$holder" 2>/dev/null || :
 check "a join queued 3 s behind a slow one waits its turn (status $st, $took s)" \
     test "$st" = 0 -a "$took" -ge 2
-check "  ... and leaves no marker for recovery" test ! -e "$T/var/db/chatr-recover"
+check "  ... and leaves no marker for recovery" test ! -e "$T/var/run/store-recover"
 check "heartbeats answer 200 after it" heartbeats_ok 100
 
 # --- a join that cannot finish ---------------------------------------------------
@@ -126,12 +126,12 @@ st=$?
 took=$(($(date +%s) - start))
 check "a join stuck on the registry ends within seconds (status $st, $took s)" \
     test "$st" = 75 -a "$took" -le 8
-check "  ... and leaves the store marked for recovery" test -e "$T/var/db/chatr-recover"
+check "  ... and leaves the store marked for recovery" test -e "$T/var/run/store-recover"
 kill -KILL "$holder"
 wait "$holder" 2>/dev/null || :
 check "the next process to join recovers it" \
     bash -c "'$holdlock' open 2>'$T/open2.err'"
-check "  ... and removes the marker" test ! -e "$T/var/db/chatr-recover"
+check "  ... and removes the marker" test ! -e "$T/var/run/store-recover"
 check "  ... saying so" grep -q "left marked for recovery" "$T/open2.err"
 check "heartbeats answer 200 after it" heartbeats_ok 100
 
