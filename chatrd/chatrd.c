@@ -372,12 +372,23 @@ stop_all(void)
 	}
 }
 
+/* Remove the replication process's mark, which a killed one leaves. */
+static void
+repl_unmark(void)
+{
+	char *path = ch_xprintf("%s/run/repl.ready", cfg.var);
+
+	if (unlink(path) != 0 && errno != ENOENT)
+		ch_log_warn("unlink %s: %s", path, strerror(errno));
+	free(path);
+}
+
 /*
- * Wait until the replication process has joined the store and started
- * repmgr ($CHATR_VAR/run/repl.ready), so that it, not a FastCGI program,
+ * Wait until the replication process has joined the group and holds its
+ * data ($CHATR_VAR/run/repl.ready), so that it, not a FastCGI program,
  * is the node's replication process.  A new node's first join may take a
  * while (the others may not be up yet); the programs start after
- * REPL_READY_MS regardless, and wait for the store themselves.
+ * REPL_READY_MS regardless, and wait for the mark themselves.
  */
 static void
 repl_wait(void)
@@ -506,6 +517,10 @@ main(int argc, char **argv)
 			goto out;
 	}
 	for (p = 0; p < NPROGS; p++) {
+		/* A node killed outright left its replication process's
+		 * mark: it is not the new one's. */
+		if (progs[p].kind == REPL && table[p].n > 0)
+			repl_unmark();
 		for (i = 0; i < table[p].n; i++)
 			start(p, i);
 		if (progs[p].kind == REPL && table[p].n > 0)

@@ -223,6 +223,8 @@ struct ch_db {
 	unsigned long reopens;
 	ino_t region_ino;	/* of the regions' first file this process joined */
 	int partial;		/* replica: some databases not there yet */
+	ino_t members_ino;	/* of run/repl.members when this process joined */
+	int64_t members_checked;
 };
 /* repl.c */
 enum ch_role { CH_ROLE_SINGLE, CH_ROLE_MASTER, CH_ROLE_REPLICA };
@@ -235,13 +237,15 @@ struct ch_repl_state {
 };
 int ch_repl_creator(const struct ch_cfg *);
 int ch_repl_setup(DB_ENV *, const struct ch_cfg *, int, char **);
-int ch_repl_start(DB_ENV *, char **);
+int ch_repl_start(DB_ENV *, int, char **);
 int ch_repl_state(struct ch_db *, struct ch_repl_state *);
 int ch_repl_is_master(struct ch_db *);
 char *ch_repl_master_url(struct ch_db *, const struct ch_repl_state *);
 int ch_repl_publish(struct ch_db *);
 int ch_repl_connected(struct ch_db *, int);
 unsigned long ch_repl_unacked(void);
+int ch_repl_panicked(void);
+unsigned long ch_repl_joins(void);
 
 /* One transaction for ch_db_run. */
 struct ch_txn {
@@ -253,9 +257,10 @@ struct ch_txn {
 #define CH_DB_BUSY_MS 3000
 #define CH_REPL_CONNECT_MS 2000 /* a master's write waits for the group */
 int ch_db_open(struct ch_db *, const struct ch_cfg *, char **);
-void ch_db_replication_process(void);
+void ch_db_replication_process(int);
 void ch_db_close(struct ch_db *);
 int ch_db_reopen(struct ch_db *, const char *);
+int ch_db_ready(struct ch_db *);
 int ch_db_run(struct ch_db *, const struct ch_txn *, void *);
 int ch_db_begin(struct ch_db *, DB_TXN **, uint32_t);
 int ch_db_commit(DB_TXN *, uint32_t);

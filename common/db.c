@@ -72,18 +72,21 @@
 #define DB_BACKOFF_MIN_US 50
 #define DB_BACKOFF_MAX_US 20000
 #define DB_OPEN_STUCK_MS 1000	 /* an open standing still this long: stuck */
+#define DB_MEMBERS_CHECK_MS 250 /* replicated: how often a join is looked for */
 #define DB_SPINS 100000		 /* isalive asked this often: libdb spins */
 
 static int db_busy(int);
 /* This process is the node's replication process (chatr-repl). */
 static int db_repl_process;
+static int db_repl_create;	/* and it founds a new group */
 
 /* Say that this process is the node's replication process: it makes the
  * group when its store is new and it is the one to (ch_repl_creator). */
 void
-ch_db_replication_process(void)
+ch_db_replication_process(int create)
 {
 	db_repl_process = 1;
+	db_repl_create = create;
 }
 
 static void
@@ -261,6 +264,35 @@ db_close_handles(struct ch_db *db, int panicked)
 	db->env = NULL;
 }
 
+/* The inode of run/repl.members (which chatr-repl replaces at each join
+ * of a site), or 0. */
+static ino_t
+db_members_ino(const struct ch_cfg *cfg)
+{
+	struct stat st;
+	char *path = ch_xprintf("%s/run/repl.members", cfg->var);
+	ino_t ino = stat(path, &st) == 0 ? st.st_ino : 0;
+
+	free(path);
+	return ino;
+}
+
+/* Has a site joined the group since this subordinate process started
+ * repmgr (see ch_repl_joins)?  Looked at every DB_MEMBERS_CHECK_MS. */
+static int
+db_members_changed(struct ch_db *db)
+{
+	int64_t now;
+
+	if (db_repl_process || !ch_cfg_replicated(db->cfg))
+		return 0;
+	now = ch_time_mono_ms();
+	if (now - db->members_checked < DB_MEMBERS_CHECK_MS)
+		return 0;
+	db->members_checked = now;
+	return db_members_ino(db->cfg) != db->members_ino;
+}
+
 /*
  * Take the store's opening lock ($CHATR_VAR/run/store-open.lock, an flock the
  * kernel drops if its holder dies); its descriptor, or -1 when it cannot
@@ -369,6 +401,19 @@ db_open_handles(struct ch_db *db, char **cause)
 	int ret, recover, recovered, openlock;
 	int repl = ch_cfg_replicated(cfg);
 
+	/* Replicated, the node's replication process joins first (and is
+	 * repmgr's listener); the others wait for its mark. */
+	if (repl && !db_repl_process) {
+		char *mark = ch_xprintf("%s/run/repl.ready", cfg->var);
+
+		ret = access(mark, F_OK);
+		free(mark);
+		if (ret != 0) {
+			*cause = ch_xstrdup("waiting for the node's "
+			    "replication process");
+			return DB_REP_UNAVAIL;
+		}
+	}
 	rundir = ch_xprintf("%s/run", cfg->var);
 	if (db_mkdirs(cfg->db_home, cause) != 0 ||
 	    db_mkdirs(rundir, cause) != 0) {
@@ -403,7 +448,7 @@ db_open_handles(struct ch_db *db, char **cause)
 		goto fail;
 	}
 	if (repl && (ret = ch_repl_setup(env, cfg, db_repl_process &&
-	    ch_repl_creator(cfg), cause)) != 0)
+	    db_repl_create, cause)) != 0)
 		goto fail;
 	/*
 	 * Join the store, running failchk after a death (recovery if that
@@ -452,7 +497,12 @@ db_open_handles(struct ch_db *db, char **cause)
 		db->region_ino = st.st_ino;
 	}
 	free(region);
-	if (repl && (ret = ch_repl_start(env, cause)) != 0)
+	/* The members as of now: repmgr connects to these. */
+	if (repl && !db_repl_process) {
+		db->members_ino = db_members_ino(cfg);
+		db->members_checked = ch_time_mono_ms();
+	}
+	if (repl && (ret = ch_repl_start(env, db_repl_process, cause)) != 0)
 		goto fail;
 	if ((ret = db_open_dbs(db, cause)) != 0)
 		goto fail;
@@ -464,8 +514,8 @@ fail:
 }
 
 /*
- * Open the store for cfg (which must outlive db).  0 on success; else -1
- * with an allocated *cause, and db is left closed: ch_db_run tries to open
+ * Open the store for cfg (which must outlive db).  0 on success; else a
+ * Berkeley DB error (or -1) with an allocated *cause, and db is left closed: ch_db_run tries to open
  * it again.
  */
 int
@@ -479,7 +529,7 @@ ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
 	/* Opening a database can meet a lock: another process creating it. */
 	for (i = 0; (ret = db_open_handles(db, cause)) != 0; i++) {
 		if (i == 40 || !db_busy(ret))
-			return -1;
+			return ret;
 		free(*cause);
 		*cause = NULL;
 		ch_db_backoff(i);
@@ -504,8 +554,15 @@ db_ready(struct ch_db *db)
 	char *cause = NULL;
 	int64_t now;
 
-	if (db->env != NULL && !db->partial)
-		return 1;
+	if (db->env != NULL && !db->partial) {
+		if (!db_members_changed(db))
+			return 1;
+		ch_log_info("a site joined the group; joining the store again "
+		    "so that this process connects to it too");
+		db_close_handles(db, 0);
+		db->reopens++;
+		db->tried_open = 0;
+	}
 	now = ch_time_mono_ms();
 	if (db->env != NULL) {
 		/* A replica waiting for the master's databases. */
@@ -523,11 +580,19 @@ db_ready(struct ch_db *db)
 	db->tried_open = now;
 	if (db_open_handles(db, &cause) == 0) {
 		ch_log_info("the store is open again");
-		return 1;
+		return !db->partial;
 	}
 	ch_log_err("%s", cause);
 	free(cause);
 	return 0;
+}
+
+/* Is the store open, or could it be opened just now?  (For the checks
+ * made before a request's transaction, such as whether to forward it.) */
+int
+ch_db_ready(struct ch_db *db)
+{
+	return db_ready(db);
 }
 
 /*
@@ -933,6 +998,10 @@ ch_db_maintain(struct ch_db *db, int force)
 			    db_strerror(ret));
 	}
 	if (!force && now - db->last_checkpoint < DB_CKPT_EVERY_MS)
+		return;
+	/* Replicated, the replication process alone takes them: one
+	 * checkpointer, and no request waits behind one. */
+	if (ch_cfg_replicated(db->cfg) && !db_repl_process)
 		return;
 	db->last_checkpoint = now;
 	if ((ret = db->env->txn_checkpoint(db->env, 1024, 1, 0)) != 0) {

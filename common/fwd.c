@@ -115,8 +115,10 @@ refuse:
 int
 ch_fwd_needed(struct ch_req *req, const struct ch_op *op)
 {
+	/* A store that cannot be opened is the operation's 503, not a
+	 * master to look for. */
 	return ch_cfg_replicated(req->cfg) && (op->flags & CH_OP_WRITE) &&
-	    !ch_repl_is_master(req->db);
+	    ch_db_ready(req->db) && !ch_repl_is_master(req->db);
 }
 
 struct fwd_answer {
@@ -275,13 +277,22 @@ ch_fwd(struct ch_req *req)
 	cc = curl_easy_perform(fwd_curl);
 	ch_watchdog_busy();
 	curl_slist_free_all(hl);
-	if (cc == CURLE_OK)
+	if (cc == CURLE_OK) {
 		(void)curl_easy_getinfo(fwd_curl, CURLINFO_RESPONSE_CODE,
 		    &status);
-	if (cc != CURLE_OK || status < 100 || status > 599 || a.toobig) {
+		if (curl_easy_getinfo(fwd_curl, CURLINFO_CONTENT_TYPE, &p) !=
+		    CURLE_OK)
+			p = NULL;
+	}
+	/* An error page that is not chatr's JSON is the master's web server
+	 * speaking for programs that are gone (a node dying): no answer. */
+	if (cc != CURLE_OK || status < 100 || status > 599 || a.toobig ||
+	    (status >= 500 && (p == NULL ||
+	    strncasecmp(p, "application/json", 16) != 0))) {
 		ch_log_warn("forwarding %s %s to the master failed: %s", method,
 		    req->path, cc != CURLE_OK ? (errbuf[0] != '\0' ? errbuf :
-		    curl_easy_strerror(cc)) : "a bad answer");
+		    curl_easy_strerror(cc)) : status >= 500 ?
+		    "its web server answered for it" : "a bad answer");
 		free(url);
 		ch_buf_free(&a.head);
 		ch_buf_free(&a.body);

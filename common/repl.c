@@ -59,6 +59,8 @@ static __thread unsigned long repl_unacked;
 /* What the process's repmgr saw last (for logs and chatr-repl). */
 static volatile int repl_event_role;
 static volatile unsigned long repl_events;
+static volatile int repl_panicked;
+static volatile unsigned long repl_joins;
 
 /* Compare two addresses: host, then port. */
 static int
@@ -72,8 +74,9 @@ repl_addr_cmp(const struct ch_hostport *a, const struct ch_hostport *b)
 }
 
 /*
- * Is this node the one that makes the group?  The least address of all,
- * and a store that has never been one of a group.
+ * May this node found the group?  The least address of all, and a store
+ * that has never been one of a group (chatr-repl founds it only when no
+ * master answers).
  */
 int
 ch_repl_creator(const struct ch_cfg *cfg)
@@ -135,12 +138,39 @@ repl_event(DB_ENV *env, uint32_t event, void *info)
 		ch_log_err("replication: this node was removed from the "
 		    "group");
 		break;
+	case DB_EVENT_REP_SITE_ADDED:
+		repl_joins++;
+		ch_log_info("replication: site %d joined the group",
+		    info != NULL ? *(int *)info : -1);
+		break;
 	case DB_EVENT_PANIC:
+		repl_panicked = 1;
 		ch_log_err("replication: the environment panicked");
 		break;
 	default:
 		break;
 	}
+}
+
+/* Has the environment panicked (its regions are gone or broken)? */
+int
+ch_repl_panicked(void)
+{
+	return repl_panicked;
+}
+
+/*
+ * How many sites joined the group since this process started repmgr (in
+ * the replication process, which alone learns of them).  A subordinate
+ * process connects only to the sites that were members when it started
+ * repmgr, and never to one that joins later: it would neither send that
+ * site its commits nor hear its acknowledgements.  chatr-repl passes each
+ * join on (run/repl.members), and the others join the store again.
+ */
+unsigned long
+ch_repl_joins(void)
+{
+	return repl_joins;
 }
 
 /* How many commits of this thread went unacknowledged so far. */
@@ -212,6 +242,11 @@ ch_repl_setup(DB_ENV *env, const struct ch_cfg *cfg, int creator,
 	    REPL_HB_SEND_US)) != 0 ||
 	    (ret = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR,
 	    REPL_HB_MONITOR_US)) != 0 ||
+	    /* The master otherwise sleeps 30 s inside every checkpoint
+	     * (holding the checkpoint lock) for the replicas' cache flush;
+	     * ours write without sync and flush little. */
+	    (ret = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY,
+	    0)) != 0 ||
 	    (ret = env->set_event_notify(env, repl_event)) != 0) {
 		*cause = ch_xprintf("configuring replication: %s",
 		    db_strerror(ret));
@@ -227,16 +262,25 @@ ch_repl_setup(DB_ENV *env, const struct ch_cfg *cfg, int creator,
  * while the group is being joined: try again.  0 on success.
  */
 int
-ch_repl_start(DB_ENV *env, char **cause)
+ch_repl_start(DB_ENV *env, int listener, char **cause)
 {
 	int i, ret;
 
 	for (i = 0; i < REPL_START_TRIES; i++) {
 		ret = env->repmgr_start(env, REPL_THREADS, DB_REP_ELECTION);
-		if (ret == 0 || ret == DB_REP_IGNORE)
+		if (ret == DB_REP_IGNORE)
+			return 0; /* a subordinate of the listener */
+		if (ret == 0 && listener)
 			return 0;
-		if (ret != DB_REP_UNAVAIL && ret != DB_LOCK_NOTGRANTED &&
-		    ret != DB_LOCK_DEADLOCK)
+		if (ret == 0) {
+			/* No listener (chatr-repl died or is starting): this
+			 * process is not to be it; it closes and waits. */
+			*cause = ch_xstrdup("the node's replication process is "
+			    "not running");
+			return DB_REP_UNAVAIL;
+		}
+		if (ret != DB_LOCK_NOTGRANTED && ret != DB_LOCK_DEADLOCK &&
+		    (ret != DB_REP_UNAVAIL || !listener))
 			break;
 		ch_db_backoff(i);
 	}

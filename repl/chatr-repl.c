@@ -4,20 +4,28 @@
  * chatrd starts it before every other program when CHATR_REPL_LISTEN is
  * set, and starts it again if it dies.  It opens the node's store first,
  * so that repmgr's listening socket, its elections and the applying of
- * the master's log live in a process that does nothing else; it makes the
- * replication group when this node is the one to (ch_repl_creator).
+ * the master's log live in a process that does nothing else.
+ *
+ * A node whose store was never in a group joins through its peers.  The
+ * one among them with the least address (ch_repl_creator) founds the
+ * group instead when its join finds no group (on the first start of a
+ * new one); a fresh node joining a live group joins it.
  * While this node is the master it keeps the node's URL in the store
  * (ch_repl_publish) for the replicas that forward writes here, and takes
  * the store's checkpoints.
  *
- * Once it has started repmgr it writes $CHATR_VAR/run/repl.ready, which
- * chatrd waits for before it starts the other programs (they become
- * subordinates of this one).  SIGTERM or SIGINT: close the store, exit.
+ * Once this node is the master, or a replica that has caught up with one,
+ * it writes $CHATR_VAR/run/repl.ready, which chatrd waits for before it
+ * starts the other programs (they become subordinates of this one), and
+ * which they wait for before they open the store.  It exits when the
+ * store panics, for chatrd to start another that recovers it.  SIGTERM or
+ * SIGINT: close the store, exit.
  *
  * usage: chatr-repl [-c config]
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +48,44 @@ repl_onsignal(int sig)
 	repl_stop = 1;
 }
 
+/*
+ * Empty a store that only ever waited to join (so that it can found the
+ * group): Berkeley DB's regions and its log, nothing else.  0, or -1 when
+ * something else is there.
+ */
+static int
+repl_clear_fresh(const char *home)
+{
+	DIR *d;
+	struct dirent *e;
+	char *path;
+	int ret = 0;
+
+	if ((d = opendir(home)) == NULL) {
+		ch_log_err("opendir %s: %s", home, strerror(errno));
+		return -1;
+	}
+	while (ret == 0 && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (strncmp(e->d_name, "__db.", 5) != 0 &&
+		    strncmp(e->d_name, "log.", 4) != 0) {
+			ch_log_err("%s holds %s: not a fresh store; not founding "
+			    "a group on it", home, e->d_name);
+			ret = -1;
+			break;
+		}
+		path = ch_xprintf("%s/%s", home, e->d_name);
+		if (unlink(path) != 0) {
+			ch_log_err("unlink %s: %s", path, strerror(errno));
+			ret = -1;
+		}
+		free(path);
+	}
+	(void)closedir(d);
+	return ret;
+}
+
 /* Write path (empty), to say the replication process is up. */
 static void
 repl_ready(const char *path)
@@ -48,6 +94,33 @@ repl_ready(const char *path)
 
 	if ((f = fopen(path, "w")) == NULL || fclose(f) != 0)
 		ch_log_err("writing %s: %s", path, strerror(errno));
+}
+
+/*
+ * Replace $CHATR_VAR/run/repl.members with a new file (a new inode): the
+ * other processes of the node join the store again when they see it, so
+ * that repmgr in each connects to the sites that joined since (see
+ * ch_repl_joins).  0, or -1 to try again.
+ */
+static int
+repl_members(const struct ch_cfg *cfg, unsigned long joins)
+{
+	char *path = ch_xprintf("%s/run/repl.members", cfg->var);
+	char *tmp = ch_xprintf("%s.tmp", path);
+	FILE *f;
+	int ret = 0;
+
+	if ((f = fopen(tmp, "w")) == NULL) {
+		ch_log_err("writing %s: %s", tmp, strerror(errno));
+		ret = -1;
+	} else if (fprintf(f, "%lu joins seen by process %ld\n", joins,
+	    (long)getpid()) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+		ch_log_err("writing %s: %s", path, strerror(errno));
+		ret = -1;
+	}
+	free(tmp);
+	free(path);
+	return ret;
 }
 
 int
@@ -60,7 +133,9 @@ main(int argc, char **argv)
 	const char *conf = NULL;
 	char *cause = NULL, *ready;
 	int64_t last_publish = 0, now;
-	int c, master, was_master = 0;
+	unsigned long joins = 0;
+	struct ch_repl_state rs;
+	int c, master, was_master = 0, found, ret, marked = 0;
 
 	ch_log_init("chatr-repl");
 	while ((c = getopt(argc, argv, "c:")) != -1) {
@@ -93,24 +168,66 @@ main(int argc, char **argv)
 
 	ready = ch_xprintf("%s/run/repl.ready", cfg.var);
 	(void)unlink(ready);
-	ch_db_replication_process();
-	if (ch_db_open(&db, &cfg, &cause) != 0) {
-		ch_log_err("%s", cause);
+	/* Joining fails with DB_REP_UNAVAIL when no site answers as one of
+	 * a group: then the one that may founds it. */
+	found = ch_repl_creator(&cfg);
+	ch_db_replication_process(found && cfg.npeers == 0);
+	for (;;) {
+		ret = ch_db_open(&db, &cfg, &cause);
+		if (ret != DB_REP_UNAVAIL || cfg.npeers == 0 || repl_stop)
+			break;
+		if (found) {
+			ch_log_info("no group answered: this node founds it "
+			    "(%s)", cause);
+			free(cause);
+			cause = NULL;
+			if (repl_clear_fresh(cfg.db_home) != 0)
+				goto out;
+			ch_db_replication_process(1);
+			found = 0;
+			continue;
+		}
+		/* The group is not there yet (or not a majority of it): keep
+		 * asking, and keep the node's address meanwhile. */
+		ch_log_info("no group answered yet; asking again (%s)", cause);
 		free(cause);
-		free(ready);
-		ch_cfg_free(&cfg);
-		return 1;
+		cause = NULL;
+		ts.tv_sec = 1;
+		ts.tv_nsec = 0;
+		(void)nanosleep(&ts, NULL);
 	}
+	if (ret != 0)
+		goto fail;
 	ch_log_info("replication on %s, joining through %s", cfg.repl_listen,
 	    cfg.npeers > 0 ? cfg.repl_peers : "no one (a group of one)");
-	repl_ready(ready);
 
 	while (!repl_stop) {
 		ts.tv_sec = 0;
 		ts.tv_nsec = REPL_TICK_MS * 1000000L;
 		(void)nanosleep(&ts, NULL);
 		now = ch_time_mono_ms();
-		master = ch_repl_is_master(&db);
+		ret = ch_repl_state(&db, &rs);
+		if (ret == DB_RUNRECOVERY || ch_repl_panicked()) {
+			/* chatrd starts another, which recovers the store. */
+			ch_log_err("the store panicked; exiting so that a "
+			    "fresh replication process recovers it");
+			(void)unlink(ready);
+			free(ready);
+			ch_cfg_free(&cfg);
+			return 1;
+		}
+		master = ret == 0 && rs.role == CH_ROLE_MASTER;
+		/* The others open the store once it holds the group's data:
+		 * a fresh replica's first sync (internal init) replaces
+		 * whole databases, and runs with no one else inside. */
+		if (joins != ch_repl_joins() &&
+		    repl_members(&cfg, ch_repl_joins()) == 0)
+			joins = ch_repl_joins();
+		if (!marked && ret == 0 && rs.caught_up &&
+		    repl_members(&cfg, joins) == 0) {
+			repl_ready(ready);
+			marked = 1;
+		}
 		if (master && (!was_master ||
 		    now - last_publish >= REPL_PUBLISH_MS)) {
 			/* The databases too, once this node can make them. */
@@ -126,4 +243,11 @@ main(int argc, char **argv)
 	ch_db_close(&db);
 	ch_cfg_free(&cfg);
 	return 0;
+fail:
+	ch_log_err("%s", cause);
+	free(cause);
+out:
+	free(ready);
+	ch_cfg_free(&cfg);
+	return 1;
 }
