@@ -240,6 +240,7 @@ int ch_repl_setup(DB_ENV *, const struct ch_cfg *, int, char **);
 int ch_repl_start(DB_ENV *, int, char **);
 int ch_repl_state(struct ch_db *, struct ch_repl_state *);
 int ch_repl_is_master(struct ch_db *);
+int ch_repl_ack_policy(struct ch_db *);
 char *ch_repl_master_url(struct ch_db *, const struct ch_repl_state *);
 int ch_repl_publish(struct ch_db *);
 int ch_repl_connected(struct ch_db *, int);
@@ -421,7 +422,9 @@ struct ch_shared {
 	char boot[40];		/* the boot it was made in */
 	uint64_t changes;	/* to what GET /api/agents shows */
 	uint32_t streams;	/* the relay's streams (GET /api/health) */
-	uint32_t unused3;
+	int32_t repl_master;	/* the master's eid + 1 as the node's
+				   replication process sees it, 0: none */
+	uint64_t repl_seen_ms;	/* when it last said so (monotonic) */
 	/* msg.c: where the last whole append left the message log */
 	uint64_t log_dev, log_ino, log_end;
 	/* window.c: the per-address request limit */
@@ -438,6 +441,8 @@ void ch_shared_changed(const struct ch_cfg *);
 uint64_t ch_shared_changes(const struct ch_cfg *);
 void ch_shared_set_streams(const struct ch_cfg *, unsigned int);
 unsigned int ch_shared_streams(const struct ch_cfg *);
+void ch_shared_set_master(const struct ch_cfg *, int);
+int ch_shared_master(const struct ch_cfg *, int, int *);
 
 /* window.c */
 int ch_window_hit(const struct ch_cfg *, const char *, const struct ch_limit *,

@@ -24,8 +24,12 @@
  * passes without them (DB_EVENT_REP_PERM_FAILED, raised in the thread
  * that committed).  ch_db_run answers such a commit CH_DB_UNACKED, never
  * success, so a 200 always means "on a majority".  With two sites,
- * 2SITE_STRICT makes both needed for an election and for an ack: a split
- * of two nodes leaves no side that can both be master and answer 200.
+ * 2SITE_STRICT makes both needed for an election; but then QUORUM asks
+ * for no ack at all (Berkeley DB counts the master's own copy as enough,
+ * as no election can pass it by), and a master cut off from the other
+ * node would answer 200 alone.  So a group of two asks for ALL: each
+ * commit is on both sites, and a split of two nodes leaves no side that
+ * can either be elected or answer 200 (ch_repl_ack_policy).
  *
  * The group is made once, by the node whose CHATR_REPL_LISTEN is the
  * least of all the addresses it is given, when its store is new: it is
@@ -53,6 +57,7 @@
 #define REPL_HB_MONITOR_US (2 * 1000 * 1000)
 #define REPL_START_TRIES 200	/* repmgr_start meeting a busy region */
 #define REPL_THREADS 3		/* message threads of the replication process */
+#define REPL_SEEN_STALE_MS 3000	/* the replication process's word lasts */
 
 /* Commits of this thread that the group did not acknowledge. */
 static __thread unsigned long repl_unacked;
@@ -61,6 +66,8 @@ static volatile int repl_event_role;
 static volatile unsigned long repl_events;
 static volatile int repl_panicked;
 static volatile unsigned long repl_joins;
+/* This process is the node's replication process (see ch_repl_start). */
+static int repl_listener;
 
 /* Compare two addresses: host, then port. */
 static int
@@ -270,8 +277,10 @@ ch_repl_start(DB_ENV *env, int listener, char **cause)
 		ret = env->repmgr_start(env, REPL_THREADS, DB_REP_ELECTION);
 		if (ret == DB_REP_IGNORE)
 			return 0; /* a subordinate of the listener */
-		if (ret == 0 && listener)
+		if (ret == 0 && listener) {
+			repl_listener = 1;
 			return 0;
+		}
 		if (ret == 0) {
 			/* No listener (chatr-repl died or is starting): this
 			 * process is not to be it; it closes and waits. */
@@ -288,6 +297,23 @@ ch_repl_start(DB_ENV *env, int listener, char **cause)
 	return ret;
 }
 
+/* Is site eid connected (handshake done), as this process sees it? */
+static int
+repl_site_up(DB_ENV *env, int eid)
+{
+	DB_REPMGR_SITE *list;
+	unsigned int n = 0, i;
+	int up = 0;
+
+	if (env->repmgr_site_list(env, &n, &list) != 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (list[i].eid == eid)
+			up = list[i].status == DB_REPMGR_CONNECTED;
+	free(list);
+	return up;
+}
+
 /*
  * This node's part in the group just now: role, the master's replication
  * address (host into buf, *port) when one is known, and whether this
@@ -300,7 +326,7 @@ ch_repl_state(struct ch_db *db, struct ch_repl_state *rs)
 	DB_SITE *site;
 	const char *host;
 	unsigned int port;
-	int ret;
+	int eid, ret;
 
 	memset(rs, 0, sizeof(*rs));
 	rs->role = CH_ROLE_SINGLE;
@@ -317,6 +343,24 @@ ch_repl_state(struct ch_db *db, struct ch_repl_state *rs)
 	rs->caught_up = sp->st_status == DB_REP_MASTER ||
 	    sp->st_startup_complete;
 	free(sp);
+	/*
+	 * Berkeley DB keeps the last master's id through the elections that
+	 * follow its loss, failed ones too: a replica knows a master only
+	 * while the replication process is connected to it (its heartbeats
+	 * stop that connection when they stop).  A subordinate's own
+	 * connections say less (they carry no heartbeats), so it asks the
+	 * replication process, through the node's shared memory.
+	 */
+	if (rs->role == CH_ROLE_REPLICA && rs->master_eid != DB_EID_INVALID) {
+		if (repl_listener) {
+			if (!repl_site_up(db->env, rs->master_eid))
+				rs->master_eid = DB_EID_INVALID;
+		} else if (!ch_shared_master(db->cfg, REPL_SEEN_STALE_MS,
+		    &eid) || eid != rs->master_eid)
+			rs->master_eid = DB_EID_INVALID;
+	}
+	if (repl_listener)
+		ch_shared_set_master(db->cfg, rs->master_eid);
 	if (rs->master_eid == DB_EID_INVALID)
 		return 0;
 	if (db->env->repmgr_site_by_eid(db->env, rs->master_eid, &site) == 0) {
@@ -327,6 +371,32 @@ ch_repl_state(struct ch_db *db, struct ch_repl_state *rs)
 		}
 		(void)site->close(site);
 	}
+	return 0;
+}
+
+/*
+ * Set the ack policy for the group's size just now (see Durability
+ * above).  The policy lives in the node's shared region, for every
+ * process of the node; the replication process keeps it right as sites
+ * join.  0, or a Berkeley DB error.
+ */
+int
+ch_repl_ack_policy(struct ch_db *db)
+{
+	u_int32_t nsites;
+	int have, want, ret;
+
+	if ((ret = db->env->rep_get_nsites(db->env, &nsites)) != 0 ||
+	    (ret = db->env->repmgr_get_ack_policy(db->env, &have)) != 0)
+		return ret;
+	want = nsites == 2 ? DB_REPMGR_ACKS_ALL : DB_REPMGR_ACKS_QUORUM;
+	if (have == want)
+		return 0;
+	if ((ret = db->env->repmgr_set_ack_policy(db->env, want)) != 0)
+		return ret;
+	ch_log_info("replication: a group of %u sites; a commit needs %s",
+	    (unsigned int)nsites, want == DB_REPMGR_ACKS_ALL ?
+	    "both" : "a majority");
 	return 0;
 }
 

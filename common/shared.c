@@ -1,6 +1,6 @@
 /*
  * shared.c -- memory shared by every chatr process of one CHATR_VAR
- * ($CHATR_VAR/run/shared-3, mapped), for what is cheaper to share there
+ * ($CHATR_VAR/run/shared-4, mapped), for what is cheaper to share there
  * than to ask the store for on every request:
  *
  *   changes   bumped by every commit that changes what GET /api/agents
@@ -8,6 +8,9 @@
  *             a process's snapshot of that answer is known to be current
  *             with one load from memory (agents.c in fcgi-bin).
  *   streams   how many streams the relay holds (GET /api/health).
+ *   repl_master  in a replication group, the master as the node's
+ *             replication process sees it: connected, heartbeats coming
+ *             (see ch_repl_state).
  *   window    the per-address request limit (window.c), under a robust
  *             mutex shared by the processes.
  *
@@ -39,8 +42,8 @@
 
 #include "chatr.h"
 
-#define SHARED_MAGIC 0x63687333u /* "chs3" */
-#define SHARED_FILE "shared-3"	 /* change both with the layout */
+#define SHARED_MAGIC 0x63687334u /* "chs4" */
+#define SHARED_FILE "shared-4"	 /* change both with the layout */
 #define SHARED_BOOT "/proc/sys/kernel/random/boot_id"
 
 static struct ch_shared *shared;
@@ -200,4 +203,36 @@ unsigned int
 ch_shared_streams(const struct ch_cfg *cfg)
 {
 	return __atomic_load_n(&ch_shared(cfg)->streams, __ATOMIC_RELAXED);
+}
+
+/* The node's replication process sees eid as the master (DB_EID_INVALID:
+ * none is connected). */
+void
+ch_shared_set_master(const struct ch_cfg *cfg, int eid)
+{
+	struct ch_shared *sh = ch_shared(cfg);
+
+	__atomic_store_n(&sh->repl_master, eid + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->repl_seen_ms, (uint64_t)ch_time_mono_ms(),
+	    __ATOMIC_RELEASE);
+}
+
+/*
+ * The master the replication process saw last, into *eid, if it said so
+ * within the last stale_ms.  1 then, 0 when it has not (it is stuck, or
+ * gone, or the memory is not shared).
+ */
+int
+ch_shared_master(const struct ch_cfg *cfg, int stale_ms, int *eid)
+{
+	struct ch_shared *sh = ch_shared(cfg);
+	uint64_t seen;
+
+	if (!mapped)
+		return 0;
+	seen = __atomic_load_n(&sh->repl_seen_ms, __ATOMIC_ACQUIRE);
+	if (seen == 0 || (uint64_t)ch_time_mono_ms() - seen > (uint64_t)stale_ms)
+		return 0;
+	*eid = __atomic_load_n(&sh->repl_master, __ATOMIC_RELAXED) - 1;
+	return 1;
 }

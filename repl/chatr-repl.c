@@ -135,7 +135,7 @@ main(int argc, char **argv)
 	int64_t last_publish = 0, now;
 	unsigned long joins = 0;
 	struct ch_repl_state rs;
-	int c, master, was_master = 0, found, ret, marked = 0;
+	int c, master, was_master = 0, found, ret, marked = 0, policy_err = 0;
 
 	ch_log_init("chatr-repl");
 	while ((c = getopt(argc, argv, "c:")) != -1) {
@@ -217,6 +217,11 @@ main(int argc, char **argv)
 			return 1;
 		}
 		master = ret == 0 && rs.role == CH_ROLE_MASTER;
+		/* before anyone else commits (they wait for repl.ready) */
+		if ((c = ch_repl_ack_policy(&db)) != 0 && c != policy_err)
+			ch_log_err("setting the ack policy: %s",
+			    db_strerror(c));
+		policy_err = c;
 		/* The others open the store once it holds the group's data:
 		 * a fresh replica's first sync (internal init) replaces
 		 * whole databases, and runs with no one else inside. */
