@@ -772,7 +772,8 @@ victims(pid_t *pids, char (*names)[32], int max)
 		    !proc_has(d->d_name, "environ", opt.conf))
 			continue;
 		pids[k] = (pid_t)atoi(d->d_name);
-		snprintf(names[k], sizeof(names[k]), "%s", comm + 6);
+		snprintf(names[k], sizeof(names[k]), "%.*s",
+		    (int)sizeof(names[k]) - 1, comm + 6);
 		k++;
 	}
 	closedir(dir);
