@@ -86,11 +86,13 @@ group_start() {
 	done
 	M=
 	for j in $(seq 600); do
-		local up=0 role
+		local up=0 role out
 		for i in $(seq "$n"); do
-			role=$(curl -s -m 2 -w ' %{http_code}' \
-			    "http://127.0.0.1:$(nport "$i")/api/health" |
-			    sed -n 's/.*"role":"\([a-z]*\)".* 200$/\1/p')
+			out=$(curl -s -m 2 -w '\n%{http_code}' \
+			    "http://127.0.0.1:$(nport "$i")/api/health")
+			role=
+			[ "${out##*$'\n'}" = 200 ] && role=$(printf '%s' "$out" |
+			    sed -n 's/.*"role":"\([a-z]*\)".*/\1/p' | head -n 1)
 			[ -n "$role" ] && up=$((up + 1))
 			[ "$role" = master ] || [ "$role" = single ] && M=$i
 		done

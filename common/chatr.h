@@ -241,6 +241,7 @@ int ch_repl_start(DB_ENV *, int, char **);
 int ch_repl_state(struct ch_db *, struct ch_repl_state *);
 int ch_repl_is_master(struct ch_db *);
 int ch_repl_ack_policy(struct ch_db *);
+void ch_repl_nodelay(struct ch_db *);
 char *ch_repl_master_url(struct ch_db *, const struct ch_repl_state *);
 int ch_repl_publish(struct ch_db *);
 int ch_repl_connected(struct ch_db *, int);

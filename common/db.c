@@ -278,7 +278,8 @@ db_members_ino(const struct ch_cfg *cfg)
 }
 
 /* Has a site joined the group since this subordinate process started
- * repmgr (see ch_repl_joins)?  Looked at every DB_MEMBERS_CHECK_MS. */
+ * repmgr (see ch_repl_joins)?  Looked at every DB_MEMBERS_CHECK_MS, when
+ * the process's replication connections get TCP_NODELAY too. */
 static int
 db_members_changed(struct ch_db *db)
 {
@@ -290,6 +291,7 @@ db_members_changed(struct ch_db *db)
 	if (now - db->members_checked < DB_MEMBERS_CHECK_MS)
 		return 0;
 	db->members_checked = now;
+	ch_repl_nodelay(db); /* its connections come and go too */
 	return db_members_ino(db->cfg) != db->members_ino;
 }
 

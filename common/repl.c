@@ -39,8 +39,13 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +62,7 @@
 #define REPL_HB_MONITOR_US (2 * 1000 * 1000)
 #define REPL_START_TRIES 200	/* repmgr_start meeting a busy region */
 #define REPL_THREADS 3		/* message threads of the replication process */
-#define REPL_SEEN_STALE_MS 3000	/* the replication process's word lasts */
+#define REPL_SEEN_STALE_MS 10000 /* the replication process's word lasts */
 
 /* Commits of this thread that the group did not acknowledge. */
 static __thread unsigned long repl_unacked;
@@ -180,6 +185,79 @@ ch_repl_joins(void)
 	return repl_joins;
 }
 
+/* The port of a TCP socket's address (IPv4 or IPv6), or 0. */
+static unsigned int
+repl_sock_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+/*
+ * Set TCP_NODELAY on this process's replication connections.  repmgr
+ * (5.3) never does: its messages are small, and each waited behind the
+ * one before it for the peer's delayed ACK (Nagle's algorithm), 40 ms or
+ * more for a commit's acknowledgement as soon as two were in flight.
+ * Its sockets are its own, made and remade in its threads, so they are
+ * found here: every TCP socket of the process whose own or peer's port is
+ * a replication port of the group.  Called now and then (chatr-repl's
+ * tick, the others' store checks); a socket already set is left alone.
+ */
+void
+ch_repl_nodelay(struct ch_db *db)
+{
+	DB_REPMGR_SITE *list = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	unsigned int n = 0, i, port[2];
+	struct dirent *e;
+	DIR *d;
+	int fd, one = 1, on, k;
+
+	if (!ch_cfg_replicated(db->cfg) || db->env == NULL)
+		return;
+	if (db->env->repmgr_site_list(db->env, &n, &list) != 0)
+		n = 0;
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		free(list);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		fd = atoi(e->d_name);
+		len = sizeof(on);
+		if (fd == dirfd(d) || getsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+		    &on, &len) != 0 || on)
+			continue; /* not TCP, or already set */
+		len = sizeof(ss);
+		port[0] = getsockname(fd, (struct sockaddr *)&ss, &len) == 0 ?
+		    repl_sock_port(&ss) : 0;
+		len = sizeof(ss);
+		port[1] = getpeername(fd, (struct sockaddr *)&ss, &len) == 0 ?
+		    repl_sock_port(&ss) : 0;
+		for (k = 0; k < 2; k++) {
+			int ours = port[k] != 0 &&
+			    port[k] == db->cfg->listen.port;
+
+			for (i = 0; !ours && i < n; i++)
+				ours = port[k] == list[i].port;
+			if (ours) {
+				if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+				    &one, sizeof(one)) != 0)
+					ch_log_debug("TCP_NODELAY on %d: %s",
+					    fd, strerror(errno));
+				break;
+			}
+		}
+	}
+	(void)closedir(d);
+	free(list);
+}
+
 /* How many commits of this thread went unacknowledged so far. */
 unsigned long
 ch_repl_unacked(void)
@@ -236,6 +314,11 @@ ch_repl_setup(DB_ENV *env, const struct ch_cfg *cfg, int creator,
 	    DB_REPMGR_ACKS_QUORUM)) != 0 ||
 	    (ret = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT,
 	    1)) != 0 ||
+	    /* A transaction's log records go out in one message, at its
+	     * commit.  One by one, they met Nagle's algorithm on repmgr's
+	     * sockets (it sets no TCP_NODELAY) and the peer's delayed ACK:
+	     * 40 ms and more on every commit. */
+	    (ret = env->rep_set_config(env, DB_REP_CONF_BULK, 1)) != 0 ||
 	    (ret = env->rep_set_priority(env, cfg->repl_priority)) != 0 ||
 	    (ret = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT,
 	    REPL_ACK_TIMEOUT_US)) != 0 ||

@@ -240,6 +240,7 @@ main(int argc, char **argv)
 				last_publish = now;
 		}
 		was_master = master;
+		ch_repl_nodelay(&db);
 		ch_db_maintain(&db, 0);
 	}
 	ch_log_info("stopping");
