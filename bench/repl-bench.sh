@@ -172,12 +172,22 @@ bench_lag() {
 }
 
 # ---- post ----------------------------------------------------------------------
-wrk_post() { # TAG NODE KEYS
-	local line
+# busy: the machine's busy and total jiffies, from /proc/stat
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+
+wrk_post() { # TAG NODE KEYS NODES: the machine's busy share and the
+	# nodes' CPU per request go with wrk's line
+	local line b0 b1 t0 t1 pids="" i n
+	for i in $(seq "$4"); do pids="$pids $(node_pids "$i")"; done
+	b0=$(busy)
+	t0=$(ticks $pids)
 	WRK_MODE=post WRK_KEYS=$3 wrk -t2 -c16 -d"${SECS}s" -s "$here/api.lua" \
 	    "$(url "$2")" >"$OUT/wrk.$1" 2>&1
+	t1=$(ticks $pids)
+	b1=$(busy)
 	line=$(sed -n 's/^WRK //p' "$OUT/wrk.$1")
-	raw "part=post where=$1 $line"
+	n=$(key requests "$line")
+	raw "part=post where=$1 $line busy_pct=$(echo "$b0 $b1" | awk '{printf "%.0f", 100 * ($3 - $1) / ($4 - $2)}') nodes_cpu_ms_per_req=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v n="${n:-0}" 'BEGIN {printf "%.3f", (n > 0 ? 1000 * (b - a) / hz / n : 0)}')"
 }
 
 bench_post() {
@@ -186,13 +196,13 @@ bench_post() {
 	R=$(( M % 3 + 1 ))
 	ks=$(keys)
 	for run in $(seq "$RUNS"); do
-		wrk_post "master3 run=$run" "$M" "$ks"
-		wrk_post "replica3 run=$run" "$R" "$ks"
+		wrk_post "master3 run=$run" "$M" "$ks" 3
+		wrk_post "replica3 run=$run" "$R" "$ks" 3
 	done
 	group_start 1 || return 1
 	ks=$(keys)
 	for run in $(seq "$RUNS"); do
-		wrk_post "single run=$run" "$M" "$ks"
+		wrk_post "single run=$run" "$M" "$ks" 1
 	done
 }
 
@@ -298,18 +308,23 @@ fi
 if grep -q part=post "$OUT/raw.txt"; then
 	echo
 	echo "POST /api/messages, wrk -c16 ${SECS} s, medians of $RUNS"
-	printf '  %-32s %9s %8s %8s %8s\n' "" req/s p50_ms p99_ms non2xx
+	printf '  %-12s %9s %8s %8s %8s %8s %14s\n' "" req/s p50_ms p99_ms non2xx \
+	    busy_% cpu_ms/req
 	for w in single master3 replica3; do
 		f="where=$w "
-		printf '  %-32s %9s %8s %8s %8s\n' "$w" "$(median "$f" rps)" \
-		    "$(median "$f" p50_ms)" "$(median "$f" p99_ms)" "$(median "$f" non2xx)"
+		printf '  %-12s %9s %8s %8s %8s %8s %14s\n' "$w" "$(median "$f" rps)" \
+		    "$(median "$f" p50_ms)" "$(median "$f" p99_ms)" \
+		    "$(median "$f" non2xx)" "$(median "$f" busy_pct)" \
+		    "$(median "$f" nodes_cpu_ms_per_req)"
 	done
+	echo "  (busy_%: the machine's, both cores; cpu_ms/req: every process of the nodes)"
 fi
 if grep -q part=fanout "$OUT/raw.txt"; then
 	echo
 	echo "fan-out, 1,000 streams a node, 21 msg/s in all, medians of $RUNS"
 	printf '  %-22s %6s %9s %9s %8s %8s %8s\n' "" held expected received missing p50_ms p99_ms
-	for w in "nodes=1 where=single" "nodes=3 where=master" "nodes=3 where=replica"; do
+	for w in "nodes=1 where=single" "nodes=3 node=[0-9] where=master" \
+	    "nodes=3 node=[0-9] where=replica"; do
 		f="part=fanout $w "
 		printf '  %-22s %6s %9s %9s %8s %8s %8s\n' "${w#* where=} (${w%% *})" \
 		    "$(median "$f" held)" "$(median "$f" expected)" \

@@ -225,6 +225,7 @@ struct ch_db {
 	int partial;		/* replica: some databases not there yet */
 	ino_t members_ino;	/* of run/repl.members when this process joined */
 	int64_t members_checked;
+	int waiting_repl;	/* cannot open until chatr-repl says so */
 };
 /* repl.c */
 enum ch_role { CH_ROLE_SINGLE, CH_ROLE_MASTER, CH_ROLE_REPLICA };

@@ -405,14 +405,23 @@ db_open_handles(struct ch_db *db, char **cause)
 
 	/* Replicated, the node's replication process joins first (and is
 	 * repmgr's listener); the others wait for its mark. */
+	db->waiting_repl = 0;
 	if (repl && !db_repl_process) {
 		char *mark = ch_xprintf("%s/run/repl.ready", cfg->var);
 
 		ret = access(mark, F_OK);
 		free(mark);
+		if (ret == 0) {
+			/* the replication process alone recovers the store */
+			mark = ch_xprintf("%s/run/store-recover", cfg->var);
+			if (access(mark, F_OK) == 0)
+				ret = -1;
+			free(mark);
+		}
 		if (ret != 0) {
 			*cause = ch_xstrdup("waiting for the node's "
 			    "replication process");
+			db->waiting_repl = 1;
 			return DB_REP_UNAVAIL;
 		}
 	}
@@ -471,13 +480,34 @@ db_open_handles(struct ch_db *db, char **cause)
 	 * process joining them meanwhile (its failchk reading the lock
 	 * region) was seen to die of SIGBUS in the kill storm. */
 	openlock = db_open_lock(cfg);
+	/*
+	 * Replicated, the regions hold repmgr's state, and the replication
+	 * process is its listener: a recovery by anyone else would leave it
+	 * in regions no one shares.  So the others never recover.  One that
+	 * finds a recovery needed (a death that failchk cannot mend) leaves
+	 * the marker, and chatr-repl exits on seeing it, for a new one to
+	 * recover the store as it joins.
+	 */
 	ret = env->open(env, cfg->db_home,
 	    DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-	    DB_INIT_TXN | DB_REGISTER | DB_RECOVER | (recover ? 0 :
-	    DB_FAILCHK) | (repl ? DB_INIT_REP | DB_THREAD : 0), 0600);
+	    DB_INIT_TXN | DB_REGISTER | (repl && !db_repl_process ? 0 :
+	    DB_RECOVER) | (recover ? 0 : DB_FAILCHK) |
+	    (repl ? DB_INIT_REP | DB_THREAD : 0), 0600);
 	if (openlock >= 0)
 		(void)close(openlock); /* lets go of the flock */
 	ch_watchdog_opening(0);
+	if (ret == DB_RUNRECOVERY && repl && !db_repl_process) {
+		int fd = open(db_mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+		if (fd >= 0)
+			(void)close(fd);
+		free(region);
+		*cause = ch_xstrdup("the store needs recovery; waiting for "
+		    "the node's replication process");
+		db->waiting_repl = 1;
+		ret = DB_REP_UNAVAIL;
+		goto fail;
+	}
 	if (ret != 0) {
 		free(region);
 		*cause = ch_xprintf("opening the environment %s: %s",
@@ -504,8 +534,16 @@ db_open_handles(struct ch_db *db, char **cause)
 		db->members_ino = db_members_ino(cfg);
 		db->members_checked = ch_time_mono_ms();
 	}
-	if (repl && (ret = ch_repl_start(env, db_repl_process, cause)) != 0)
+	if (repl && (ret = ch_repl_start(env, db_repl_process, cause)) != 0) {
+		if (ret == DB_REP_IGNORE && db_repl_process) {
+			int fd = open(db_mark, O_WRONLY | O_CREAT | O_CLOEXEC,
+			    0600); /* the next chatr-repl recovers */
+
+			if (fd >= 0)
+				(void)close(fd);
+		}
 		goto fail;
+	}
 	if ((ret = db_open_dbs(db, cause)) != 0)
 		goto fail;
 	db->last_checkpoint = db->last_sweep = ch_time_mono_ms();
@@ -517,8 +555,8 @@ fail:
 
 /*
  * Open the store for cfg (which must outlive db).  0 on success; else a
- * Berkeley DB error (or -1) with an allocated *cause, and db is left closed: ch_db_run tries to open
- * it again.
+ * Berkeley DB error (or -1) with an allocated *cause, and db is left
+ * closed: ch_db_run tries to open it again.
  */
 int
 ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
@@ -584,7 +622,12 @@ db_ready(struct ch_db *db)
 		ch_log_info("the store is open again");
 		return !db->partial;
 	}
-	ch_log_err("%s", cause);
+	/* (waiting for chatr-repl is the rule while it starts or recovers:
+	 * it says what it does) */
+	if (db->waiting_repl)
+		ch_log_debug("%s", cause);
+	else
+		ch_log_err("%s", cause);
 	free(cause);
 	return 0;
 }
@@ -751,6 +794,9 @@ ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
 	budget = t->budget_ms == 0 ? CH_DB_BUSY_MS : t->budget_ms;
 	for (try = 0;; try++) {
 		if (!db_ready(db)) {
+			/* Not before chatr-repl is ready: no use waiting. */
+			if (db->waiting_repl)
+				return CH_DB_UNAVAILABLE;
 			/* Being recovered, perhaps: wait within the budget. */
 			if (start == 0)
 				start = ch_time_mono_ms();
@@ -976,8 +1022,9 @@ static const struct ch_txn db_sweep_txn = {
 /*
  * Periodic housekeeping, cheap enough to call after every request: take a
  * checkpoint when enough log has been written (which lets old log files
- * go), and sweep away the request limit's records of quiet addresses.  force: checkpoint now regardless of the clock.  A store found
- * recovered is reopened.
+ * go), and sweep away the request limit's records of quiet addresses.
+ * force: checkpoint now regardless of the clock.  A store found recovered
+ * is reopened.
  */
 void
 ch_db_maintain(struct ch_db *db, int force)

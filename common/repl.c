@@ -358,8 +358,16 @@ ch_repl_start(DB_ENV *env, int listener, char **cause)
 
 	for (i = 0; i < REPL_START_TRIES; i++) {
 		ret = env->repmgr_start(env, REPL_THREADS, DB_REP_ELECTION);
-		if (ret == DB_REP_IGNORE)
+		if (ret == DB_REP_IGNORE && !listener)
 			return 0; /* a subordinate of the listener */
+		if (ret == DB_REP_IGNORE) {
+			/* The regions name a listener, and it is not this
+			 * process: one that died there (chatrd runs one
+			 * replication process).  Only a recovery clears it. */
+			*cause = ch_xstrdup("the store's regions name another "
+			    "replication process; they must be recovered");
+			return ret;
+		}
 		if (ret == 0 && listener) {
 			repl_listener = 1;
 			return 0;

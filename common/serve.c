@@ -573,7 +573,10 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 	/* A store that cannot be opened now is tried again by each request
 	 * (503 meanwhile). */
 	if (ch_db_open(&db, &cfg, &cause) != 0) {
-		ch_log_err("%s", cause);
+		if (db.waiting_repl)
+			ch_log_info("%s", cause);
+		else
+			ch_log_err("%s", cause);
 		free(cause);
 	}
 

@@ -19,8 +19,8 @@
  * this one's (the layout's number is in the file's name, so processes of
  * an older chatr never share it).  Making it happens under an flock of
  * the file, which a process that dies lets go of (the mapping holds the
- * open file, so the lock is let go of by hand once the file is mapped).  A new file is holes:
- * only the pages used are ever backed.
+ * open file, so the lock is let go of by hand once the file is mapped).
+ * A new file is holes: only the pages used are ever backed.
  *
  * When the file cannot be mapped, each process works with a private copy:
  * its snapshots then last until the clock's second changes, and the

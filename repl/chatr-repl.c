@@ -11,8 +11,15 @@
  * group instead when its join finds no group (on the first start of a
  * new one); a fresh node joining a live group joins it.
  * While this node is the master it keeps the node's URL in the store
- * (ch_repl_publish) for the replicas that forward writes here, and takes
- * the store's checkpoints.
+ * (ch_repl_publish) for the replicas that forward writes here.
+ *
+ * Every tick (REPL_TICK_MS) it also: says in the node's shared memory
+ * which master it is connected to (ch_repl_state; the node's other
+ * processes trust no other word on it), sets the ack policy for the
+ * group's size (ch_repl_ack_policy), replaces run/repl.members when a
+ * site joins (the others then join the store again, to connect to it),
+ * sets TCP_NODELAY on repmgr's sockets (ch_repl_nodelay), and takes the
+ * store's checkpoints, which no other process of a node in a group takes.
  *
  * Once this node is the master, or a replica that has caught up with one,
  * it writes $CHATR_VAR/run/repl.ready, which chatrd waits for before it
@@ -86,9 +93,9 @@ repl_clear_fresh(const char *home)
 	return ret;
 }
 
-/* Write path (empty), to say the replication process is up. */
+/* Make path, an empty file (repl.ready, store-recover). */
 static void
-repl_ready(const char *path)
+repl_touch(const char *path)
 {
 	FILE *f;
 
@@ -131,7 +138,7 @@ main(int argc, char **argv)
 	struct ch_cfg cfg;
 	struct ch_db db;
 	const char *conf = NULL;
-	char *cause = NULL, *ready;
+	char *cause = NULL, *ready, *recover_mark;
 	int64_t last_publish = 0, now;
 	unsigned long joins = 0;
 	struct ch_repl_state rs;
@@ -167,6 +174,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ready = ch_xprintf("%s/run/repl.ready", cfg.var);
+	recover_mark = ch_xprintf("%s/run/store-recover", cfg.var);
 	(void)unlink(ready);
 	/* Joining fails with DB_REP_UNAVAIL when no site answers as one of
 	 * a group: then the one that may founds it. */
@@ -207,12 +215,25 @@ main(int argc, char **argv)
 		(void)nanosleep(&ts, NULL);
 		now = ch_time_mono_ms();
 		ret = ch_repl_state(&db, &rs);
+		if (access(recover_mark, F_OK) == 0) {
+			/* Another process found the store in need of
+			 * recovery, which is this process's to run. */
+			ch_log_warn("the store is marked for recovery; exiting "
+			    "so that a fresh replication process recovers it");
+			(void)unlink(ready);
+			free(ready);
+			free(recover_mark);
+			ch_cfg_free(&cfg);
+			return 1;
+		}
 		if (ret == DB_RUNRECOVERY || ch_repl_panicked()) {
 			/* chatrd starts another, which recovers the store. */
 			ch_log_err("the store panicked; exiting so that a "
 			    "fresh replication process recovers it");
+			repl_touch(recover_mark);
 			(void)unlink(ready);
 			free(ready);
+			free(recover_mark);
 			ch_cfg_free(&cfg);
 			return 1;
 		}
@@ -230,7 +251,7 @@ main(int argc, char **argv)
 			joins = ch_repl_joins();
 		if (!marked && ret == 0 && rs.caught_up &&
 		    repl_members(&cfg, joins) == 0) {
-			repl_ready(ready);
+			repl_touch(ready);
 			marked = 1;
 		}
 		if (master && (!was_master ||
@@ -246,6 +267,7 @@ main(int argc, char **argv)
 	ch_log_info("stopping");
 	(void)unlink(ready);
 	free(ready);
+	free(recover_mark);
 	ch_db_close(&db);
 	ch_cfg_free(&cfg);
 	return 0;
@@ -254,6 +276,7 @@ fail:
 	free(cause);
 out:
 	free(ready);
+	free(recover_mark);
 	ch_cfg_free(&cfg);
 	return 1;
 }

@@ -334,7 +334,10 @@ main(int argc, char **argv)
 	ch_watchdog_start(hub.cfg.watchdog);
 	ch_watchdog_busy();
 	if (ch_db_open(&hub.db, &hub.cfg, &cause) != 0) {
-		ch_log_err("%s", cause);
+		if (hub.db.waiting_repl)
+			ch_log_info("%s", cause);
+		else
+			ch_log_err("%s", cause);
 		free(cause);
 		ch_watchdog_stop();
 		return 1;
