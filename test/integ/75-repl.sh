@@ -34,6 +34,9 @@ for n in 1 2 3; do
 	on "$n"
 	stream_open "s$n"
 done
+for n in 1 2 3; do
+	check "node $n's stream is served (its history came)" served "s$n"
+done
 on 2
 register alice
 expect 200 '.success == true and (.agent.apiKey | startswith("chatr_"))' \

@@ -71,10 +71,24 @@ check() {
 }
 
 # --- the instance ------------------------------------------------------------
+# free_port: a port nothing listens on, below the kernel's range of
+# ephemeral ports when it can (so that no outgoing connection takes it
+# before it is bound), and not given out before in this test.
 free_port() {
+	local lo hi p used="$T/ports-given"
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null ||
+	    lo=32768
+	if [ "${lo:-0}" -gt 12000 ]; then
+		hi=$((lo - 1))
+		lo=10000
+	else
+		lo=20000 hi=60000
+	fi
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+		grep -qx "$p" "$used" 2>/dev/null && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p" >>"$used"
 			echo "$p"
 			return
 		fi

@@ -158,3 +158,9 @@ balancer() {
 	haproxy -db -f "$T/haproxy-cluster.cfg" >>"$T/var/log/haproxy.log" 2>&1 &
 	LB_PID=$!
 }
+
+# served NAME: stream NAME has had its history event, so its node's relay
+# serves it (a node's relay may start a little after its REST programs).
+served() {
+	stream_wait "$1" 'map(select(.type == "history")) | length == 1' 20
+}
