@@ -23,6 +23,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +95,11 @@ ch_fwd_trust(struct ch_req *req)
 	if (at == NULL || sig == NULL || n == 0 || n >= sizeof(req->addr) ||
 	    strlen(sig) != FWD_SIG_HEX)
 		goto refuse;
+	errno = 0;
 	t = strtoll(at, &end, 10);
-	if (*at == '\0' || *end != '\0' ||
+	/* (a time before 1970 or past the range is no time of ours, and
+	 * must not overflow the difference below) */
+	if (*at < '0' || *at > '9' || *end != '\0' || errno != 0 ||
 	    llabs(t - (long long)(req->now / 1000)) > FWD_SKEW_S)
 		goto refuse;
 	if (fwd_sign(cfg->cluster_secret, at, addr,
