@@ -118,6 +118,7 @@ enum ch_err {
 	CH_ERR_METHOD,	  /* 405 */
 	CH_ERR_CONFLICT,  /* 409 */
 	CH_ERR_TOOBIG,	  /* 413 */
+	CH_ERR_MEDIA,	  /* 415 */
 	CH_ERR_LIMIT,	  /* 429 */
 	CH_ERR_INTERNAL,  /* 500 */
 	CH_ERR_UPSTREAM,  /* 502 */

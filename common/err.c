@@ -22,6 +22,9 @@ static const struct {
 	[CH_ERR_CONFLICT] = {409, "Conflict", "That is already taken."},
 	[CH_ERR_TOOBIG] = {413, "Payload Too Large",
 	    "The request body is too large (at most 16384 bytes)."},
+	[CH_ERR_MEDIA] = {415, "Unsupported Media Type",
+	    "The request body must be JSON: send Content-Type: "
+	    "application/json."},
 	[CH_ERR_LIMIT] = {429, "Too Many Requests",
 	    "Rate limit exceeded. Try again later."},
 	[CH_ERR_INTERNAL] = {500, "Internal Server Error",

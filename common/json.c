@@ -2,7 +2,8 @@
  * json.c -- JSON in and out with json-c.
  *
  * Requests are parsed strictly: RFC 8259 syntax, valid UTF-8, a nesting
- * limit, nothing after the value, and the value must be an object.
+ * limit, nothing after the value, the value must be an object, and no
+ * object may name a member twice.
  */
 #include "config.h"
 
@@ -22,6 +23,7 @@ struct jscan {
 	const unsigned char *start;
 	const unsigned char *end;
 	int depth;
+	size_t members;	/* of every object, counted */
 	const char *err;
 };
 
@@ -181,6 +183,7 @@ jscan_container(struct jscan *s, int close)
 				    "in double quotes");
 			if (jscan_string(s) != 0)
 				return -1;
+			s->members++;
 			jscan_ws(s);
 			if (s->p == s->end || *s->p != ':')
 				return jscan_fail(s, "expected ':' after a "
@@ -235,7 +238,7 @@ jscan_value(struct jscan *s)
  * allowed).  0 if so; else -1 with an allocated sentence in *cause.
  */
 static int
-json_check(const char *buf, size_t len, char **cause)
+json_check(const char *buf, size_t len, size_t *members, char **cause)
 {
 	struct jscan s;
 
@@ -249,6 +252,7 @@ json_check(const char *buf, size_t len, char **cause)
 	}
 	if (jscan_container(&s, '}') == 0) {
 		jscan_ws(&s);
+		*members = s.members;
 		if (s.p == s.end)
 			return 0;
 		jscan_fail(&s, "unexpected text after the object");
@@ -256,6 +260,26 @@ json_check(const char *buf, size_t len, char **cause)
 	*cause = ch_xprintf("Malformed JSON: %s (at byte %zu).", s.err,
 	    (size_t)(s.p - s.start));
 	return -1;
+}
+
+/* The members of every object in o, counted (json-c keeps one of each
+ * name: a name given twice counts once). */
+static size_t
+json_members(struct json_object *o)
+{
+	size_t n = 0, i, len;
+
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			n += 1 + json_members(v);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		len = json_object_array_length(o);
+		for (i = 0; i < len; i++)
+			n += json_members(json_object_array_get_idx(o, i));
+	}
+	return n;
 }
 
 /*
@@ -269,12 +293,13 @@ ch_json_parse(const char *buf, size_t len, struct json_object **out,
 {
 	struct json_tokener *tok;
 	struct json_object *o;
+	size_t members;
 
 	if (len > INT32_MAX) {
 		*cause = ch_xstrdup("The request body is too large.");
 		return -1;
 	}
-	if (json_check(buf, len, cause) != 0)
+	if (json_check(buf, len, &members, cause) != 0)
 		return -1;
 	/* Valid by now: json-c only builds the objects. */
 	if ((tok = json_tokener_new_ex(CH_JSON_DEPTH + 1)) == NULL)
@@ -290,6 +315,14 @@ ch_json_parse(const char *buf, size_t len, struct json_object **out,
 		return -1;
 	}
 	json_tokener_free(tok);
+	/* RFC 8259 lets names repeat and says nothing of which one wins:
+	 * a body that says two things is refused, not guessed at. */
+	if (json_members(o) != members) {
+		json_object_put(o);
+		*cause = ch_xstrdup("Malformed JSON: a member name appears "
+		    "twice in one object.");
+		return -1;
+	}
 	*out = o;
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -360,6 +361,25 @@ serve_body(struct ch_req *req)
 	return 0;
 }
 
+/* Is the Content-Type application/json (any case, any parameters)? */
+static int
+serve_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
 /* Forget what an earlier run of the handler left in the request. */
 static void
 serve_forget(struct ch_req *req)
@@ -441,6 +461,13 @@ serve_process(struct ch_req *req, const struct ch_op *op)
 
 	if (serve_account(req, op) != 0)
 		return;
+	/* A web page's form can post any text (enctype text/plain), but
+	 * only a script that passed CORS can send application/json. */
+	if ((op->flags & CH_OP_BODY) && req->bodylen > 0 &&
+	    !serve_json_type(ch_req_param(req, "CONTENT_TYPE"))) {
+		ch_fail(req, CH_ERR_MEDIA, NULL);
+		return;
+	}
 	if ((op->flags & CH_OP_BODY) && ch_json_parse(req->body, req->bodylen,
 	    &req->json, &cause) != 0) {
 		ch_fail(req, CH_ERR_INVAL, "%s", cause);

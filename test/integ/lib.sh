@@ -191,17 +191,21 @@ trap finish EXIT
 
 # --- requests -----------------------------------------------------------------
 # req METHOD PATH [BODY [CURL-ARGS...]]: sets STATUS, BODY and HEADERS (a
-# file).  An empty BODY sends none; "-" sends the file $T/payload.
+# file).  An empty BODY sends none; "-" sends the file $T/payload.  A body
+# goes as application/json, or as $REQ_CT when that is set.
 req() {
 	local m=$1 p=$2 body=${3:-}
 	shift 2
 	[ $# -gt 0 ] && shift
 	local args=(-s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$m"
 	    --max-time 30)
+	# REQ_CT: another Content-Type for the body ("": none at all)
+	local ct="Content-Type: ${REQ_CT-application/json}"
+	[ "${REQ_CT-x}" = "" ] && ct="Content-Type:"
 	if [ "$body" = - ]; then
-		args+=(-H 'Content-Type: application/json' --data-binary "@$T/payload")
+		args+=(-H "$ct" --data-binary "@$T/payload")
 	elif [ -n "$body" ]; then
-		args+=(-H 'Content-Type: application/json' --data-binary "$body")
+		args+=(-H "$ct" --data-binary "$body")
 	elif [ "$m" = POST ]; then
 		args+=(-H 'Content-Length: 0')
 	fi

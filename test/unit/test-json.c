@@ -481,6 +481,28 @@ test_text(void)
 }
 
 /* Run every case and print the TAP plan; 0 if all passed. */
+static void
+test_parse_duplicates(void)
+{
+	static const char dup[] = "Malformed JSON: a member name appears "
+	    "twice in one object.";
+	struct json_object *o;
+
+	parse_bad(LIT("{\"a\":1,\"a\":2}"), dup, "a name given twice");
+	parse_bad(LIT("{\"a\":1,\"\\u0061\":2}"), dup,
+	    "a name given twice, once escaped");
+	parse_bad(LIT("{\"x\":[{\"b\":1},{\"c\":true,\"c\":null}]}"), dup,
+	    "a name given twice in an object inside an array");
+	parse_bad(LIT("{\"x\":{\"y\":{\"z\":{},\"z\":{}}}}"), dup,
+	    "a name given twice three levels down");
+	if ((o = parse_ok(LIT("{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}"),
+	    "the same name in different objects")) != NULL)
+		json_object_put(o);
+	if ((o = parse_ok(LIT("{\"a\":1,\"A\":2,\"a \":3}"),
+	    "names that differ in case or space")) != NULL)
+		json_object_put(o);
+}
+
 int
 main(void)
 {
@@ -490,6 +512,7 @@ main(void)
 	test_parse_utf8();
 	test_parse_surrogates();
 	test_parse_depth();
+	test_parse_duplicates();
 	test_str();
 	test_text();
 	return tap_done();
