@@ -15,19 +15,8 @@
 . "$(dirname "$0")/repl-lib.sh"
 
 # --- a group of three forms -----------------------------------------------
-start_node 1 2 3
-start_node 2 1 3
-start_node 3 1 2
-M=
-wait_for 90 master_of 1 2 3 >/dev/null && M=$(master_of 1 2 3)
-check "one of the three nodes is elected master" test -n "$M"
-# the group's creator is the least address among those with no store
-R=()
-for n in 1 2 3; do
-	[ "$n" = "$M" ] || R+=("$n")
-done
-check "/api/health: one master, two replicas, all naming it" \
-    wait_for 60 group_is "$M" "${R[@]}"
+# (the group's creator is the least address among those with no store)
+form_group 3
 
 # --- a write on a replica goes to the master ------------------------------
 for n in 1 2 3; do

@@ -14,14 +14,6 @@
 REPL_NODES=2
 . "$(dirname "$0")/repl-lib.sh"
 
-# freeze N / thaw N: SIGSTOP / SIGCONT every process of node N.
-freeze() {
-	pkill -STOP -f "$T/node$1/" 2>/dev/null || :
-}
-thaw() {
-	pkill -CONT -f "$T/node$1/" 2>/dev/null || :
-}
-
 # unavailable N: node N's /api/health answers 503 JSON with Retry-After,
 # naming no master.
 unavailable() {
@@ -40,14 +32,7 @@ post_acked() {
 	    printf '%s' "$BODY" | jq -r .message.id >>"$T/acked"
 }
 
-start_node 1 2
-start_node 2 1
-M=
-wait_for 90 master_of 1 2 >/dev/null && M=$(master_of 1 2)
-check "one of the two nodes is elected master" test -n "$M"
-[ "$M" = 1 ] && R=2 || R=1
-check "/api/health: the master, and the replica naming it" \
-    wait_for 60 group_is "$M" "$R"
+form_group 2
 
 on "$R"
 register alice

@@ -25,20 +25,7 @@ fi
 REPL_NODES=3
 . "$(dirname "$0")/repl-lib.sh"
 
-freeze() { pkill -STOP -f "$T/node$1/" 2>/dev/null || :; }
-thaw() { pkill -CONT -f "$T/node$1/" 2>/dev/null || :; }
-
-start_node 1 2 3
-start_node 2 1 3
-start_node 3 1 2
-M=
-wait_for 90 master_of 1 2 3 >/dev/null && M=$(master_of 1 2 3)
-check "a master is elected" test -n "$M"
-R=()
-for n in 1 2 3; do
-	[ "$n" = "$M" ] || R+=("$n")
-done
-check "/api/health: one master, two replicas" wait_for 60 group_is "$M" "${R[@]}"
+form_group 3
 
 on "$M"
 register alice
@@ -85,14 +72,17 @@ thaw "${R[1]}"
 NM=
 wait_for 30 master_of "${R[@]}" >/dev/null && NM=$(master_of "${R[@]}")
 check "the two others elect a new master" test -n "$NM"
-for i in 1 2 3; do
+# (the first ones may meet a group still reconnecting: 503, and retried)
+group_post() {
 	on "$NM"
-	post "$ALICE" "the group goes on $i"
-	if [ "$STATUS" = 200 ]; then
-		printf '%s' "$BODY" | jq -r .message.id >>"$T/acked"
-	fi
+	post "$ALICE" "$1"
+	[ "$STATUS" = 200 ] &&
+	    printf '%s' "$BODY" | jq -r .message.id >>"$T/acked"
+}
+for i in 1 2 3; do
+	check "post $i on the new master is acknowledged" \
+	    wait_for 20 group_post "the group goes on $i"
 done
-check "posts on the new master are acknowledged" test "$(wc -l <"$T/acked")" = 6
 
 # --- the old master comes back ---------------------------------------------
 # Whether its lone write survives depends on where its bytes got to before

@@ -3,6 +3,21 @@
 # Sourced after lib.sh.  Node N runs ./run.sh with its own CHATR_VAR
 # ($T/nodeN), port and replication address; start_node names the peers it
 # joins through.  Set REPL_NODES (how many node slots) before sourcing.
+#
+# The replication tests run one at a time, whatever make check -j says:
+# three or four whole nodes each, under ASan on two cores, are more than
+# a commit's 2 s wait for its acknowledgements allows.  The lock is a
+# directory holding its test's pid; one whose test died is taken over.
+REPL_LOCK=$top_builddir/test/integ/.repl-tests.lock
+while ! mkdir "$REPL_LOCK" 2>/dev/null; do
+	holder=$(cat "$REPL_LOCK/pid" 2>/dev/null || :)
+	if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
+		rm -rf "$REPL_LOCK"
+		continue
+	fi
+	sleep 0.5
+done
+echo $$ >"$REPL_LOCK/pid"
 
 SECRET=test-cluster-secret-0123456789
 declare -A NPORT NRPORT NPID
@@ -67,6 +82,7 @@ stop_nodes() {
 		    cp "$T/node$n/log/chatr.log" "$T/var/log/node$n-chatr.log"
 		[ -f "$T/run$n.log" ] && cp "$T/run$n.log" "$T/var/log/node$n-run.log"
 	done
+	[ "$(cat "$REPL_LOCK/pid" 2>/dev/null)" = $$ ] && rm -rf "$REPL_LOCK"
 	return 0
 }
 trap 'st=$?; stop_nodes; (exit $st); finish' EXIT
@@ -163,4 +179,33 @@ balancer() {
 # serves it (a node's relay may start a little after its REST programs).
 served() {
 	stream_wait "$1" 'map(select(.type == "history")) | length == 1' 20
+}
+
+# form_group N: start nodes 1 to N, each joining through all the others,
+# and check that one is elected and that every node says so.  Sets M (the
+# master's number) and R (the replicas', an array).
+form_group() {
+	local all i
+	all=$(seq 1 "$1")
+	for i in $all; do
+		start_node "$i" $(printf '%s\n' $all | grep -vx "$i")
+	done
+	M=
+	wait_for 90 master_of $all >/dev/null && M=$(master_of $all)
+	check "one of the $1 nodes is elected master" test -n "$M"
+	R=()
+	for i in $all; do
+		[ "$i" = "$M" ] || R+=("$i")
+	done
+	check "/api/health: the master, and every replica naming it" \
+	    wait_for 60 group_is "$M" "${R[@]}"
+}
+
+# freeze N / thaw N: SIGSTOP / SIGCONT every process of node N (to the
+# others it is gone, though its connections stay open).
+freeze() {
+	pkill -STOP -f "$T/node$1/" 2>/dev/null || :
+}
+thaw() {
+	pkill -CONT -f "$T/node$1/" 2>/dev/null || :
 }
