@@ -27,9 +27,11 @@
  * 2SITE_STRICT makes both needed for an election; but then QUORUM asks
  * for no ack at all (Berkeley DB counts the master's own copy as enough,
  * as no election can pass it by), and a master cut off from the other
- * node would answer 200 alone.  So a group of two asks for ALL: each
- * commit is on both sites, and a split of two nodes leaves no side that
- * can either be elected or answer 200 (ch_repl_ack_policy).
+ * node would answer 200 alone.  So a group of two to four asks for
+ * ONE_PEER (the ack of one electable site, which QUORUM asks of three and
+ * four too): each commit of a pair is on both sites, and a split of two
+ * nodes leaves no side that can either be elected or answer 200
+ * (ch_repl_ack_policy).
  *
  * The group is made once, by the node whose CHATR_REPL_LISTEN is the
  * least of all the addresses it is given, when its store is new: it is
@@ -480,14 +482,19 @@ ch_repl_ack_policy(struct ch_db *db)
 	if ((ret = db->env->rep_get_nsites(db->env, &nsites)) != 0 ||
 	    (ret = db->env->repmgr_get_ack_policy(db->env, &have)) != 0)
 		return ret;
-	want = nsites == 2 ? DB_REPMGR_ACKS_ALL : DB_REPMGR_ACKS_QUORUM;
+	/* One electable peer's ack is a majority with the master for 2, 3
+	 * and 4 sites (QUORUM asks the same of 3 and 4), so a site that
+	 * joins a pair changes nothing before this runs again. */
+	want = nsites >= 2 && nsites <= 4 ? DB_REPMGR_ACKS_ONE_PEER :
+	    DB_REPMGR_ACKS_QUORUM;
 	if (have == want)
 		return 0;
 	if ((ret = db->env->repmgr_set_ack_policy(db->env, want)) != 0)
 		return ret;
-	ch_log_info("replication: a group of %u sites; a commit needs %s",
-	    (unsigned int)nsites, want == DB_REPMGR_ACKS_ALL ?
-	    "both" : "a majority");
+	ch_log_info("replication: a group of %u sites; a commit needs the "
+	    "acknowledgement of %s", (unsigned int)nsites,
+	    want == DB_REPMGR_ACKS_ONE_PEER ? "one other node" :
+	    "a majority of them");
 	return 0;
 }
 

@@ -25,7 +25,9 @@
  * it writes $CHATR_VAR/run/repl.ready, which chatrd waits for before it
  * starts the other programs (they become subordinates of this one), and
  * which they wait for before they open the store.  It exits when the
- * store panics, for chatrd to start another that recovers it.  SIGTERM or
+ * store panics or is marked for recovery, for chatrd to start another
+ * that recovers it, and (its watchdog) when its join or a turn of its
+ * loop is stuck.  SIGTERM or
  * SIGINT: close the store, exit.
  *
  * usage: chatr-repl [-c config]
@@ -180,8 +182,15 @@ main(int argc, char **argv)
 	 * a group: then the one that may founds it. */
 	found = ch_repl_creator(&cfg);
 	ch_db_replication_process(found && cfg.npeers == 0);
+	/* As in every program: a join that stands still on a mutex of a
+	 * process that died (it leaves the store marked for recovery, which
+	 * the next replication process runs), or a turn of the loop stuck
+	 * for CHATR_WATCHDOG seconds, ends this process. */
+	ch_watchdog_start(cfg.watchdog);
 	for (;;) {
+		ch_watchdog_busy();
 		ret = ch_db_open(&db, &cfg, &cause);
+		ch_watchdog_idle();
 		if (ret != DB_REP_UNAVAIL || cfg.npeers == 0 || repl_stop)
 			break;
 		if (found) {
@@ -210,9 +219,11 @@ main(int argc, char **argv)
 	    cfg.npeers > 0 ? cfg.repl_peers : "no one (a group of one)");
 
 	while (!repl_stop) {
+		ch_watchdog_idle();
 		ts.tv_sec = 0;
 		ts.tv_nsec = REPL_TICK_MS * 1000000L;
 		(void)nanosleep(&ts, NULL);
+		ch_watchdog_busy();
 		now = ch_time_mono_ms();
 		ret = ch_repl_state(&db, &rs);
 		if (access(recover_mark, F_OK) == 0) {
@@ -264,11 +275,13 @@ main(int argc, char **argv)
 		ch_repl_nodelay(&db);
 		ch_db_maintain(&db, 0);
 	}
+	ch_watchdog_idle();
 	ch_log_info("stopping");
 	(void)unlink(ready);
 	free(ready);
 	free(recover_mark);
 	ch_db_close(&db);
+	ch_watchdog_stop();
 	ch_cfg_free(&cfg);
 	return 0;
 fail:

@@ -19,13 +19,7 @@
 form_group 3
 
 # --- a write on a replica goes to the master ------------------------------
-for n in 1 2 3; do
-	on "$n"
-	stream_open "s$n"
-done
-for n in 1 2 3; do
-	check "node $n's stream is served (its history came)" served "s$n"
-done
+open_streams 1 2 3
 on 2
 register alice
 expect 200 '.success == true and (.agent.apiKey | startswith("chatr_"))' \

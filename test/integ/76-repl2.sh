@@ -38,13 +38,7 @@ on "$R"
 register alice
 expect 200 '.success == true' "register through the replica"
 ALICE=$KEY
-for n in 1 2; do
-	on "$n"
-	stream_open "s$n"
-done
-for n in 1 2; do
-	check "node $n's stream is served (its history came)" served "s$n"
-done
+open_streams 1 2
 : >"$T/acked"
 post_acked "$M" "on the master"
 check "a post on the master with both nodes up is acknowledged" test $? = 0

@@ -31,13 +31,7 @@ on "$M"
 register alice
 expect 200 '.success == true' "register"
 ALICE=$KEY
-for n in 1 2 3; do
-	on "$n"
-	stream_open "s$n"
-done
-for n in 1 2 3; do
-	check "node $n's stream is served (its history came)" served "s$n"
-done
+open_streams 1 2 3
 : >"$T/acked"
 for i in 1 2 3; do
 	on "$M"

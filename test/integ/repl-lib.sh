@@ -181,6 +181,18 @@ served() {
 	stream_wait "$1" 'map(select(.type == "history")) | length == 1' 20
 }
 
+# open_streams NODES...: a stream sN on each node N, each checked served.
+open_streams() {
+	local n
+	for n in "$@"; do
+		on "$n"
+		stream_open "s$n"
+	done
+	for n in "$@"; do
+		check "node $n's stream is served (its history came)" served "s$n"
+	done
+}
+
 # form_group N: start nodes 1 to N, each joining through all the others,
 # and check that one is elected and that every node says so.  Sets M (the
 # master's number) and R (the replicas', an array).
