@@ -224,7 +224,7 @@ struct ch_db {
 	unsigned long reopens;
 	ino_t region_ino;	/* of the regions' first file this process joined */
 	int partial;		/* replica: some databases not there yet */
-	char members_tag[64];	/* run/repl.members when this process joined */
+	ino_t members_ino;	/* of run/repl.members when this process joined */
 	int64_t members_checked;
 	int waiting_repl;	/* cannot open until chatr-repl says so */
 };

@@ -264,25 +264,17 @@ db_close_handles(struct ch_db *db, int panicked)
 	db->env = NULL;
 }
 
-/*
- * What run/repl.members says (chatr-repl writes it anew at each join of a
- * site: the count of joins and its pid), into buf; "" when it cannot be
- * read.  (Not its inode: a file made after the one it replaces is often
- * given the inode just freed.)
- */
-static void
-db_members_tag(const struct ch_cfg *cfg, char *buf, size_t size)
+/* The inode of run/repl.members (which chatr-repl replaces at each join
+ * of a site), or 0. */
+static ino_t
+db_members_ino(const struct ch_cfg *cfg)
 {
+	struct stat st;
 	char *path = ch_xprintf("%s/run/repl.members", cfg->var);
-	ssize_t n = -1;
-	int fd;
+	ino_t ino = stat(path, &st) == 0 ? st.st_ino : 0;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, buf, size - 1);
-		(void)close(fd);
-	}
-	buf[n > 0 ? n : 0] = '\0';
 	free(path);
+	return ino;
 }
 
 /* Has a site joined the group since this subordinate process started
@@ -291,7 +283,6 @@ db_members_tag(const struct ch_cfg *cfg, char *buf, size_t size)
 static int
 db_members_changed(struct ch_db *db)
 {
-	char tag[sizeof(db->members_tag)];
 	int64_t now;
 
 	if (db_repl_process || !ch_cfg_replicated(db->cfg))
@@ -301,8 +292,7 @@ db_members_changed(struct ch_db *db)
 		return 0;
 	db->members_checked = now;
 	ch_repl_nodelay(db); /* its connections come and go too */
-	db_members_tag(db->cfg, tag, sizeof(tag));
-	return strcmp(tag, db->members_tag) != 0;
+	return db_members_ino(db->cfg) != db->members_ino;
 }
 
 /*
@@ -541,8 +531,7 @@ db_open_handles(struct ch_db *db, char **cause)
 	free(region);
 	/* The members as of now: repmgr connects to these. */
 	if (repl && !db_repl_process) {
-		db_members_tag(cfg, db->members_tag,
-		    sizeof(db->members_tag));
+		db->members_ino = db_members_ino(cfg);
 		db->members_checked = ch_time_mono_ms();
 	}
 	if (repl && (ret = ch_repl_start(env, db_repl_process, cause)) != 0) {

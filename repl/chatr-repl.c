@@ -106,9 +106,8 @@ repl_touch(const char *path)
 }
 
 /*
- * Replace $CHATR_VAR/run/repl.members with a new file, which says
- * something new (the joins seen, and this pid): the other processes of
- * the node join the store again when they see it change, so
+ * Replace $CHATR_VAR/run/repl.members with a new file (a new inode): the
+ * other processes of the node join the store again when they see it, so
  * that repmgr in each connects to the sites that joined since (see
  * ch_repl_joins).  0, or -1 to try again.
  */
