@@ -21,6 +21,8 @@
  * stop every program (SIGTERM, then SIGKILL after 5 s), remove the sockets
  * and the pid file, exit.  SIGHUP: restart every program, one at a time
  * per endpoint, keeping the sockets (after a change of settings).
+ * SIGUSR2 (from chatr-repl, when a site joined the group): the same for
+ * the FastCGI programs only.
  *
  * usage: chatrd [-c config] [-b fcgi-dir] [-r relay] [-l address:port]
  *               [-w wrapper]
@@ -174,6 +176,12 @@ child(size_t p, pid_t parent)
 	for (fd = target + 1; fd < 1024; fd++)
 		if (fd != STDOUT_FILENO && fd != STDERR_FILENO)
 			close(fd);
+	if (progs[p].kind == REPL) {
+		/* whom to tell of a site's join (SIGUSR2) */
+		snprintf(env, sizeof(env), "%ld", (long)parent);
+		if (setenv("CHATRD_PID", env, 1) != 0)
+			_exit(127);
+	}
 	if (progs[p].kind == RELAY) {
 		snprintf(env, sizeof(env), "%ld", (long)getpid());
 		if (setenv("LISTEN_PID", env, 1) != 0 ||
@@ -471,6 +479,7 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 ||
 	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
 		ch_log_err("signalfd: %s", strerror(errno));
@@ -555,6 +564,18 @@ main(int argc, char **argv)
 			ch_log_info("SIGHUP: restarting every program");
 			for (p = 0; p < NPROGS; p++)
 				for (i = 0; i < table[p].n; i++)
+					table[p].slot[i].restart = 1;
+			restart_step();
+			continue;
+		}
+		if (si.ssi_signo == SIGUSR2) {
+			/* chatr-repl: a site joined the group, and programs
+			 * that started before connect only to the old ones */
+			ch_log_info("a site joined the group: restarting the "
+			    "FastCGI programs");
+			for (p = 0; p < NPROGS; p++)
+				for (i = 0; progs[p].kind == FCGI &&
+				    i < table[p].n; i++)
 					table[p].slot[i].restart = 1;
 			restart_step();
 			continue;

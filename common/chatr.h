@@ -224,7 +224,8 @@ struct ch_db {
 	unsigned long reopens;
 	ino_t region_ino;	/* of the regions' first file this process joined */
 	int partial;		/* replica: some databases not there yet */
-	ino_t members_ino;	/* of run/repl.members when this process joined */
+	char members_tag[64];	/* run/repl.members when this process joined */
+	int rejoin;		/* a site joined since: end after this request */
 	int64_t members_checked;
 	int waiting_repl;	/* cannot open until chatr-repl says so */
 };
@@ -262,6 +263,8 @@ struct ch_txn {
 #define CH_REPL_CONNECT_MS 2000 /* a master's write waits for the group */
 int ch_db_open(struct ch_db *, const struct ch_cfg *, char **);
 void ch_db_replication_process(int);
+void ch_db_reader(void);
+int ch_db_rejoin(struct ch_db *);
 void ch_db_close(struct ch_db *);
 int ch_db_reopen(struct ch_db *, const char *);
 int ch_db_ready(struct ch_db *);

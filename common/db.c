@@ -79,6 +79,8 @@ static int db_busy(int);
 /* This process is the node's replication process (chatr-repl). */
 static int db_repl_process;
 static int db_repl_create;	/* and it founds a new group */
+/* This process commits nothing (the relay): a join means nothing to it. */
+static int db_reader;
 
 /* Say that this process is the node's replication process: it makes the
  * group when its store is new and it is the one to (ch_repl_creator). */
@@ -87,6 +89,14 @@ ch_db_replication_process(int create)
 {
 	db_repl_process = 1;
 	db_repl_create = create;
+}
+
+/* Say that this process only reads the store (the relay): it needs no
+ * connection to a site that joins the group, so it never has to rejoin. */
+void
+ch_db_reader(void)
+{
+	db_reader = 1;
 }
 
 static void
@@ -264,35 +274,65 @@ db_close_handles(struct ch_db *db, int panicked)
 	db->env = NULL;
 }
 
-/* The inode of run/repl.members (which chatr-repl replaces at each join
- * of a site), or 0. */
-static ino_t
-db_members_ino(const struct ch_cfg *cfg)
+/*
+ * What run/repl.members says (chatr-repl writes it anew at each join of a
+ * site: the count of joins and its pid), into buf; "" when it cannot be
+ * read.  (Not its inode: a file made just after the one it replaces is
+ * often given the inode just freed.)
+ */
+static void
+db_members_tag(const struct ch_cfg *cfg, char *buf, size_t size)
 {
-	struct stat st;
 	char *path = ch_xprintf("%s/run/repl.members", cfg->var);
-	ino_t ino = stat(path, &st) == 0 ? st.st_ino : 0;
+	ssize_t n = -1;
+	int fd;
 
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, size - 1);
+		(void)close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
 	free(path);
-	return ino;
 }
 
-/* Has a site joined the group since this subordinate process started
+/*
+ * Has a site joined the group since this subordinate process started
  * repmgr (see ch_repl_joins)?  Looked at every DB_MEMBERS_CHECK_MS, when
- * the process's replication connections get TCP_NODELAY too. */
+ * the process's replication connections get TCP_NODELAY too.  Once it
+ * says yes, db->rejoin stays set.
+ */
 static int
 db_members_changed(struct ch_db *db)
 {
+	char tag[sizeof(db->members_tag)];
 	int64_t now;
 
 	if (db_repl_process || !ch_cfg_replicated(db->cfg))
 		return 0;
 	now = ch_time_mono_ms();
-	if (now - db->members_checked < DB_MEMBERS_CHECK_MS)
-		return 0;
+	if (db->rejoin || now - db->members_checked < DB_MEMBERS_CHECK_MS)
+		return db->rejoin;
 	db->members_checked = now;
 	ch_repl_nodelay(db); /* its connections come and go too */
-	return db_members_ino(db->cfg) != db->members_ino;
+	if (db_reader)
+		return 0;
+	db_members_tag(db->cfg, tag, sizeof(tag));
+	db->rejoin = strcmp(tag, db->members_tag) != 0;
+	return db->rejoin;
+}
+
+/*
+ * Should this process end, once done with its request, so that a new one
+ * takes its place?  Yes when a site joined the group since it started
+ * repmgr: Berkeley DB 5.3 connects a subordinate process only to the
+ * sites that were members then, and a process that closes its environment
+ * and opens it again inside repmgr's threads is not safe (libdb's select
+ * thread was seen to crash after one).  chatrd starts the next at once.
+ */
+int
+ch_db_rejoin(struct ch_db *db)
+{
+	return db->env != NULL && db_members_changed(db);
 }
 
 /*
@@ -531,8 +571,10 @@ db_open_handles(struct ch_db *db, char **cause)
 	free(region);
 	/* The members as of now: repmgr connects to these. */
 	if (repl && !db_repl_process) {
-		db->members_ino = db_members_ino(cfg);
+		db_members_tag(cfg, db->members_tag,
+		    sizeof(db->members_tag));
 		db->members_checked = ch_time_mono_ms();
+		db->rejoin = 0;
 	}
 	if (repl && (ret = ch_repl_start(env, db_repl_process, cause)) != 0) {
 		if (ret == DB_REP_IGNORE && db_repl_process) {
@@ -595,13 +637,10 @@ db_ready(struct ch_db *db)
 	int64_t now;
 
 	if (db->env != NULL && !db->partial) {
-		if (!db_members_changed(db))
-			return 1;
-		ch_log_info("a site joined the group; joining the store again "
-		    "so that this process connects to it too");
-		db_close_handles(db, 0);
-		db->reopens++;
-		db->tried_open = 0;
+		if (!db->rejoin && db_members_changed(db))
+			ch_log_info("a site joined the group; this process ends "
+			    "after this request, and the next connects to it");
+		return 1;
 	}
 	now = ch_time_mono_ms();
 	if (db->env != NULL) {

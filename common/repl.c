@@ -179,7 +179,8 @@ ch_repl_panicked(void)
  * process connects only to the sites that were members when it started
  * repmgr, and never to one that joins later: it would neither send that
  * site its commits nor hear its acknowledgements.  chatr-repl passes each
- * join on (run/repl.members), and the others join the store again.
+ * join on (run/repl.members, and SIGUSR2 to chatrd), and the others are
+ * replaced by new processes (ch_db_rejoin).
  */
 unsigned long
 ch_repl_joins(void)

@@ -641,6 +641,8 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 		ch_log_set_reqid(0);
 		ch_db_maintain(&db, 0);
 		ch_watchdog_idle();
+		if (ch_db_rejoin(&db))
+			break; /* a site joined: the next process connects to it */
 	}
 	FCGX_Free(&fr, 1);
 	ch_watchdog_busy(); /* a close stuck on a dead process ends too */

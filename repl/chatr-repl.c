@@ -17,7 +17,9 @@
  * which master it is connected to (ch_repl_state; the node's other
  * processes trust no other word on it), sets the ack policy for the
  * group's size (ch_repl_ack_policy), replaces run/repl.members when a
- * site joins (the others then join the store again, to connect to it),
+ * site joins and asks chatrd (SIGUSR2) to replace the FastCGI programs,
+ * so that the new ones connect to that site too (a program that sees the
+ * file change ends after its request as well: see ch_db_rejoin),
  * sets TCP_NODELAY on repmgr's sockets (ch_repl_nodelay), and takes the
  * store's checkpoints, which no other process of a node in a group takes.
  *
@@ -106,9 +108,10 @@ repl_touch(const char *path)
 }
 
 /*
- * Replace $CHATR_VAR/run/repl.members with a new file (a new inode): the
- * other processes of the node join the store again when they see it, so
- * that repmgr in each connects to the sites that joined since (see
+ * Replace $CHATR_VAR/run/repl.members with a new file, which says
+ * something new (the joins seen, and this pid): a program of the node
+ * that sees it change ends after its request (ch_db_rejoin), so that
+ * repmgr in its successor connects to the sites that joined since (see
  * ch_repl_joins).  0, or -1 to try again.
  */
 static int
@@ -130,6 +133,25 @@ repl_members(const struct ch_cfg *cfg, unsigned long joins)
 	free(tmp);
 	free(path);
 	return ret;
+}
+
+/*
+ * A site joined: ask chatrd, when it is our parent (it says its pid in
+ * CHATRD_PID), to replace the node's FastCGI programs one at a time.
+ */
+static void
+repl_tell_chatrd(void)
+{
+	const char *env = getenv("CHATRD_PID");
+	pid_t parent = getppid();
+
+	if (env == NULL || parent <= 1 || atol(env) != (long)parent)
+		return;
+	if (kill(parent, SIGUSR2) != 0)
+		ch_log_warn("telling chatrd of a join: %s", strerror(errno));
+	else
+		ch_log_info("a site joined: chatrd replaces the programs, so "
+		    "that they connect to it");
 }
 
 int
@@ -258,8 +280,11 @@ main(int argc, char **argv)
 		 * a fresh replica's first sync (internal init) replaces
 		 * whole databases, and runs with no one else inside. */
 		if (joins != ch_repl_joins() &&
-		    repl_members(&cfg, ch_repl_joins()) == 0)
+		    repl_members(&cfg, ch_repl_joins()) == 0) {
 			joins = ch_repl_joins();
+			if (marked)
+				repl_tell_chatrd();
+		}
 		if (!marked && ret == 0 && rs.caught_up &&
 		    repl_members(&cfg, joins) == 0) {
 			repl_touch(ready);

@@ -333,6 +333,7 @@ main(int argc, char **argv)
 	 * the store): exit, and chatrd starts a fresh relay. */
 	ch_watchdog_start(hub.cfg.watchdog);
 	ch_watchdog_busy();
+	ch_db_reader(); /* it commits nothing: a site's join is not its care */
 	if (ch_db_open(&hub.db, &hub.cfg, &cause) != 0) {
 		if (hub.db.waiting_repl)
 			ch_log_info("%s", cause);

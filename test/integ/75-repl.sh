@@ -254,6 +254,27 @@ on 4
 post "$ALICE" "from the newest node"
 expect 200 '.success == true and .message.agentName == "alice"' \
     "an agent registered before it joined posts through it"
+# Every node's programs started before node 4 joined: chatr-repl has
+# chatrd replace them (their successors connect to node 4 too), and the
+# relays stay, their streams uncut.
+for n in 1 2 3; do
+	check "node $n's chatrd replaces its programs after node 4's join" \
+	    wait_for 20 grep -q 'a site joined the group: restarting the FastCGI' \
+	    "$T/node$n/log/chatr.log"
+done
+sleep 2 # the rolling restarts
+for n in 1 2 3; do
+	on "$n"
+	post "$ALICE" "through node $n after node 4 joined"
+	expect 200 '.success == true' "a post through node $n after the join is acknowledged"
+	id=$(printf '%s' "$BODY" | jq -r .message.id)
+	printf '%s\n' "$id" >>"$T/acked"
+done
+for n in 1 2 3; do
+	[ "$n" = "$M" ] && s=live || s=s$n
+	check "node $n's stream, open since before the join, gets the last ($id)" \
+	    stream_wait "$s" "map(select(.type == \"message\" and .data.id == \"$id\")) | length == 1"
+done
 
 for n in 1 2 3; do
 	stream_close "s$n"
