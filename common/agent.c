@@ -37,6 +37,7 @@ ch_agent_free(struct ch_agent *a)
 	free(a->mb_name);
 	free(a->owner_twitter);
 	free(a->verify_code);
+	free(a->ban_reason);
 	ch_wipe(a->keyhash, sizeof(a->keyhash));
 	memset(a, 0, sizeof(*a));
 }
@@ -62,6 +63,11 @@ agent_encode(const struct ch_agent *a)
 	ch_json_addstr(o, "mbName", a->mb_name);
 	ch_json_addstr(o, "owner", a->owner_twitter);
 	ch_json_addstr(o, "code", a->verify_code);
+	if (a->banned) {
+		json_object_object_add(o, "banned",
+		    json_object_new_boolean(1));
+		ch_json_addstr(o, "banReason", a->ban_reason);
+	}
 	return o;
 }
 
@@ -110,6 +116,9 @@ agent_decode(const DBT *d, struct ch_agent *a)
 		a->last_seen = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "verified", &v))
 		a->verified = json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "banned", &v))
+		a->banned = json_object_get_boolean(v);
+	a->ban_reason = agent_dup(o, "banReason");
 	json_object_put(o);
 	return 0;
 bad:
@@ -172,6 +181,63 @@ ch_agent_by_key(struct ch_db *db, DB_TXN *txn, const unsigned char *hash,
 	return 0;
 }
 
+/* Lower-case copy of an ASCII name into out (size > len). */
+static void agent_lower(char *, const char *, size_t);
+
+/*
+ * Find the agent named name (any case); flags as for ch_agent_get.
+ * DB_NOTFOUND if there is none.
+ */
+int
+ch_agent_by_name(struct ch_db *db, DB_TXN *txn, const char *name,
+    struct ch_agent *a, uint32_t flags)
+{
+	char lower[CH_NAME_MAX * 4 + 1], id[CH_ID_LEN + 1];
+	size_t len = strlen(name);
+	DBT key, data;
+	int ret;
+
+	if (len >= sizeof(lower))
+		return DB_NOTFOUND;
+	agent_lower(lower, name, len);
+	ch_db_dbt(&key, lower, len);
+	ch_db_dbt(&data, NULL, 0);
+	data.data = id;
+	data.ulen = CH_ID_LEN;
+	data.flags = DB_DBT_USERMEM;
+	if ((ret = db->names->get(db->names, txn, &key, &data, 0)) != 0)
+		return ret == DB_BUFFER_SMALL ? EINVAL : ret;
+	if (data.size != CH_ID_LEN)
+		return EINVAL;
+	id[CH_ID_LEN] = '\0';
+	ret = ch_agent_get(db, txn, id, a, flags);
+	return ret == DB_NOTFOUND ? EINVAL : ret;
+}
+
+/*
+ * Give a (read with DB_RMW) the key that hashes to hash: the old key
+ * stops working in the same transaction.
+ */
+int
+ch_agent_rekey(struct ch_db *db, DB_TXN *txn, struct ch_agent *a,
+    const unsigned char *hash)
+{
+	DBT key, data;
+	int ret;
+
+	ch_db_dbt(&key, a->keyhash, CH_HASH_LEN);
+	if ((ret = db->keys->del(db->keys, txn, &key, 0)) != 0 &&
+	    ret != DB_NOTFOUND)
+		return ret;
+	memcpy(a->keyhash, hash, CH_HASH_LEN);
+	ch_db_dbt(&key, a->keyhash, CH_HASH_LEN);
+	ch_db_dbt(&data, a->id, CH_ID_LEN);
+	if ((ret = db->keys->put(db->keys, txn, &key, &data,
+	    DB_NOOVERWRITE)) != 0)
+		return ret;
+	return ch_agent_put(db, txn, a);
+}
+
 static void
 agent_presence_key(unsigned char *k, int64_t seen, const char *id)
 {
@@ -211,7 +277,6 @@ ch_agent_put(struct ch_db *db, DB_TXN *txn, const struct ch_agent *a)
 	return ret;
 }
 
-/* Lower-case copy of an ASCII name into out (size > len). */
 static void
 agent_lower(char *out, const char *name, size_t len)
 {
@@ -435,13 +500,17 @@ int
 ch_agent_stats(struct ch_db *db, DB_TXN *txn, int64_t now,
     unsigned int window, struct ch_stats *st)
 {
+	uint64_t deleted;
 	int ret;
 
 	if ((ret = ch_db_counter_get(db, txn, "agents", &st->total_agents)) !=
 	    0 ||
 	    (ret = ch_db_counter_get(db, txn, "messages",
-	    &st->total_messages)) != 0)
+	    &st->total_messages)) != 0 ||
+	    (ret = ch_db_counter_get(db, txn, "deletes", &deleted)) != 0)
 		return ret;
+	st->total_messages = deleted < st->total_messages ?
+	    st->total_messages - deleted : 0;
 	return ch_agent_online(db, txn, now, window, NULL, NULL,
 	    &st->online_agents);
 }

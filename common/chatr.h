@@ -214,6 +214,9 @@ struct ch_db {
 	DB *meta;     /* counter name -> big-endian uint64 */
 	DB *limits;   /* limit key -> window buckets */
 	DB *mbnames;  /* lower-case Moltbook name -> agent id */
+	DB *deletes;  /* be64 seq -> be64 id of a deleted message */
+	DB *blocks;   /* blocked network -> {"reason","at"} */
+	DB *audit;    /* be64 seq -> moderation action (JSON) */
 	const struct ch_cfg *cfg; /* to reopen */
 	int logfd;		  /* the newest log file, for ch_db_flush */
 	unsigned long logno;
@@ -284,6 +287,11 @@ void ch_db_be64(unsigned char *, uint64_t);
 uint64_t ch_db_get_be64(const unsigned char *);
 void ch_db_dbt(DBT *, const void *, size_t);
 
+/* backup.c */
+int ch_db_backup(struct ch_db *, const char *, char **);
+int ch_db_restore(const struct ch_cfg *, const char *, char **);
+int ch_db_verify(struct ch_db *, unsigned int *, char **);
+
 /* sock.c */
 int ch_sock_listen(const char *, int, ino_t *);
 
@@ -313,6 +321,8 @@ struct ch_agent {
 	char *mb_name;
 	char *owner_twitter;
 	char *verify_code;
+	int banned;
+	char *ban_reason;
 };
 struct ch_stats {
 	uint64_t total_agents;
@@ -324,7 +334,11 @@ int ch_agent_get(struct ch_db *, DB_TXN *, const char *, struct ch_agent *,
     uint32_t);
 int ch_agent_by_key(struct ch_db *, DB_TXN *, const unsigned char *,
     struct ch_agent *, uint32_t);
+int ch_agent_by_name(struct ch_db *, DB_TXN *, const char *,
+    struct ch_agent *, uint32_t);
 int ch_agent_put(struct ch_db *, DB_TXN *, const struct ch_agent *);
+int ch_agent_rekey(struct ch_db *, DB_TXN *, struct ch_agent *,
+    const unsigned char *);
 int ch_agent_create(struct ch_db *, DB_TXN *, struct ch_agent *);
 unsigned int ch_agent_touch_every(unsigned int);
 int ch_agent_touch_due(const struct ch_agent *, int64_t, unsigned int);
@@ -342,6 +356,30 @@ struct json_object *ch_agent_json(const struct ch_agent *, int);
 struct json_object *ch_agent_stats_json(const struct ch_stats *);
 int ch_agent_claim_mbname(struct ch_db *, DB_TXN *, const char *,
     const char *);
+
+/* moder.c */
+struct ch_cidr {
+	int family; /* AF_INET, AF_INET6 */
+	unsigned int bits;
+	unsigned char addr[16];
+};
+#define CH_CIDR_TEXT 64
+int ch_cidr_parse(const char *, size_t, struct ch_cidr *);
+void ch_cidr_text(const struct ch_cidr *, char *, size_t);
+int ch_cidr_match(const struct ch_cidr *, const char *);
+int ch_audit_add(struct ch_db *, DB_TXN *, const char *, const char *,
+    const char *);
+int ch_audit_walk(struct ch_db *, DB_TXN *,
+    int (*)(void *, const char *, size_t), void *);
+int ch_mod_delete(struct ch_db *, DB_TXN *, uint64_t);
+int ch_mod_deletes(struct ch_db *, DB_TXN *, uint64_t, unsigned int,
+    uint32_t, int (*)(void *, uint64_t, uint64_t), void *);
+int ch_mod_purge(struct ch_db *, DB_TXN *, const char *, uint64_t *);
+int ch_block_add(struct ch_db *, DB_TXN *, const struct ch_cidr *,
+    const char *);
+int ch_block_del(struct ch_db *, DB_TXN *, const struct ch_cidr *);
+int ch_block_walk(struct ch_db *, DB_TXN *, const char *,
+    int (*)(void *, const char *, const char *, size_t), void *);
 
 /* moltbook.c */
 struct ch_moltbook {
@@ -527,6 +565,7 @@ struct ch_req {
 	char *errmsg;
 	unsigned int retry_after;
 	int errstatus; /* overrides err's status when set */
+	struct json_object *errextra; /* members added to the error object */
 	int dberr;
 	int answered; /* the response is written (ch_resp_raw) */
 	int forwarded; /* sent on by another node, its signature right */
@@ -570,6 +609,7 @@ enum ch_opflag {
 	CH_OP_WRITE = 0x80,    /* a write: a replica sends it to the master */
 	CH_OP_NOLIMIT = 0x40,  /* not counted against the request limit
 				  (load balancers' health checks) */
+	CH_OP_BLOCKABLE = 0x100, /* refused to a blocked address */
 };
 struct ch_op {
 	unsigned int flags;

@@ -242,6 +242,9 @@ static const struct {
 	{"meta.db", offsetof(struct ch_db, meta)},
 	{"limits.db", offsetof(struct ch_db, limits)},
 	{"mbnames.db", offsetof(struct ch_db, mbnames)},
+	{"deletes.db", offsetof(struct ch_db, deletes)},
+	{"blocks.db", offsetof(struct ch_db, blocks)},
+	{"audit.db", offsetof(struct ch_db, audit)},
 };
 #define NDBS (sizeof(dbs) / sizeof(dbs[0]))
 #define DB_SWEEP_EVERY_MS (10 * 1000)

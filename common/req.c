@@ -189,6 +189,9 @@ ch_req_reset(struct ch_req *req)
 	ch_buf_free(&req->text);
 	ch_agent_free(&req->agent);
 	free(req->errmsg);
+	if (req->errextra != NULL)
+		json_object_put(req->errextra);
+	req->errextra = NULL;
 	free(req->path);
 	free(req->query);
 	if (req->body != NULL)

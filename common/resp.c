@@ -169,6 +169,10 @@ ch_resp_error(struct ch_req *req)
 	}
 	msg = req->errmsg != NULL ? req->errmsg : ch_err_text(req->err);
 	o = ch_resp_error_json(msg, retry);
+	if (req->errextra != NULL) {
+		json_object_object_foreach(req->errextra, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+	}
 	ret = ch_resp_json(req, req->errstatus != 0 ? req->errstatus :
 	    ch_err_status(req->err), o, extra.data);
 	json_object_put(o);

@@ -183,7 +183,33 @@ struct account {
 	int limited;
 	int touch; /* the agent's presence is due to be written */
 	unsigned int retry;
+	int blocked; /* the address is inside a block: */
+	char block[CH_CIDR_TEXT];
+	char *block_reason;
 };
+
+/* The block that holds the request's address (ch_block_walk). */
+static int
+account_block(void *arg, const char *cidr, const char *json, size_t len)
+{
+	struct account *ac = arg;
+	struct json_object *o = NULL;
+	char *cause = NULL;
+	const char *r;
+
+	ac->blocked = 1;
+	snprintf(ac->block, sizeof(ac->block), "%s", cidr);
+	free(ac->block_reason);
+	ac->block_reason = NULL;
+	if (ch_json_parse(json, len, &o, &cause) != 0) {
+		free(cause);
+		return 0;
+	}
+	if ((r = ch_json_str(o, "reason", NULL)) != NULL)
+		ac->block_reason = ch_xstrdup(r);
+	json_object_put(o);
+	return 0;
+}
 
 /*
  * The bookkeeping transaction: find the agent of the key that came (only
@@ -201,7 +227,12 @@ account_run(struct ch_db *db, DB_TXN *txn, void *arg)
 
 	ch_agent_free(&req->agent);
 	req->authed = 0;
-	ac->limited = ac->touch = 0;
+	ac->limited = ac->touch = ac->blocked = 0;
+	if ((ac->op->flags & CH_OP_BLOCKABLE) && (ret = ch_block_walk(db, txn,
+	    req->addr, account_block, ac)) != 0)
+		return ret;
+	if (ac->blocked)
+		return 0;
 	if (ac->in_store) {
 		ret = ch_limit_hit(db, txn, CH_LIMIT_REQUESTS, req->addr,
 		    &req->cfg->requests_ip, req->now, &ac->retry);
@@ -220,7 +251,8 @@ account_run(struct ch_db *db, DB_TXN *txn, void *arg)
 	if (ret != 0)
 		return ret;
 	req->authed = 1;
-	ac->touch = !(ac->op->flags & CH_OP_NOTOUCH) && ch_agent_touch_due(
+	ac->touch = !req->agent.banned && !(ac->op->flags & CH_OP_NOTOUCH) &&
+	    ch_agent_touch_due(
 	    &req->agent, req->now / 1000, req->cfg->online_window);
 	return 0;
 }
@@ -263,6 +295,43 @@ serve_limited(struct ch_req *req, unsigned int retry)
 	    "seconds.", l->count, l->seconds, retry);
 }
 
+/* The answer to an address inside a block (chatrctl block). */
+static int
+serve_blocked(struct ch_req *req, struct account *ac)
+{
+	int ret;
+
+	ch_log_info("refused: the address is inside blocked %s", ac->block);
+	ret = ch_fail(req, CH_ERR_FORBIDDEN, "Your address is blocked%s%s.",
+	    ac->block_reason != NULL ? ": " : "",
+	    ac->block_reason != NULL ? ac->block_reason : "");
+	req->errextra = json_object_new_object();
+	json_object_object_add(req->errextra, "blocked",
+	    json_object_new_boolean(1));
+	json_object_object_add(req->errextra, "reason",
+	    ch_json_str_or_null(ac->block_reason));
+	free(ac->block_reason);
+	ac->block_reason = NULL;
+	return ret;
+}
+
+/* The answer to a banned agent (chatrctl ban). */
+static int
+serve_banned(struct ch_req *req)
+{
+	const char *r = req->agent.ban_reason;
+	int ret;
+
+	ret = ch_fail(req, CH_ERR_FORBIDDEN, "This agent is banned%s%s.",
+	    r != NULL ? ": " : "", r != NULL ? r : "");
+	req->errextra = json_object_new_object();
+	json_object_object_add(req->errextra, "banned",
+	    json_object_new_boolean(1));
+	json_object_object_add(req->errextra, "reason",
+	    ch_json_str_or_null(r));
+	return ret;
+}
+
 /* The address's request limit, then the API key. */
 static int
 serve_account(struct ch_req *req, const struct ch_op *op)
@@ -296,17 +365,23 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 			ac.hash = hash;
 		}
 	}
-	if (ac.in_store || ac.hash != NULL) {
+	if (ac.in_store || ac.hash != NULL || (op->flags & CH_OP_BLOCKABLE)) {
 		ret = ch_db_run(req->db, &account_txn, &ac);
 		ch_wipe(hash, sizeof(hash));
 		if (ret == 0 && ac.touch && master &&
 		    (ret = ch_db_run(req->db, &touch_txn, req)) == 0)
 			ch_shared_changed(req->cfg);
-		if (ret != 0)
+		if (ret != 0) {
+			free(ac.block_reason);
 			return ch_fail_db(req, ret);
+		}
+		if (ac.blocked)
+			return serve_blocked(req, &ac);
 		if (ac.limited)
 			return serve_limited(req, ac.retry);
 	}
+	if (req->authed && req->agent.banned)
+		return serve_banned(req);
 	if (!(op->flags & CH_OP_AUTH) || req->authed)
 		return 0;
 	hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
@@ -390,6 +465,9 @@ serve_forget(struct ch_req *req)
 	ch_buf_free(&req->text);
 	free(req->errmsg);
 	req->errmsg = NULL;
+	if (req->errextra != NULL)
+		json_object_put(req->errextra);
+	req->errextra = NULL;
 	req->err = CH_ERR_OK;
 	req->status = 0;
 	req->retry_after = 0;

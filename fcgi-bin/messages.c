@@ -180,7 +180,7 @@ messages_get(struct ch_req *req, DB_TXN *txn)
 }
 
 static const struct ch_op op_post = {
-	.flags = CH_OP_WRITE | CH_OP_AUTH | CH_OP_BODY,
+	.flags = CH_OP_WRITE | CH_OP_AUTH | CH_OP_BODY | CH_OP_BLOCKABLE,
 	.fields = fields,
 	.nfields = F__MAX,
 	.outside = messages_post,

@@ -135,7 +135,8 @@ register_committed(struct ch_req *req, DB_TXN *txn)
 }
 
 static const struct ch_op op_post = {
-	.flags = CH_OP_WRITE | CH_OP_BODY | CH_OP_DURABLE | CH_OP_CHANGES,
+	.flags = CH_OP_WRITE | CH_OP_BODY | CH_OP_DURABLE | CH_OP_CHANGES |
+	    CH_OP_BLOCKABLE,
 	.fields = fields,
 	.nfields = F__MAX,
 	.outside = register_outside,

@@ -151,6 +151,19 @@ ring_get(struct ring *r, uint64_t id)
 	return f != NULL && f->id == id ? f : NULL;
 }
 
+/* Forget message id (deleted); 1 if the ring held it. */
+int
+ring_drop(struct ring *r, uint64_t id)
+{
+	struct frame **slot = &r->slot[id % RELAY_RING];
+
+	if (ring_get(r, id) == NULL)
+		return 0;
+	frame_unref(*slot);
+	*slot = NULL;
+	return 1;
+}
+
 void
 ring_clear(struct ring *r)
 {

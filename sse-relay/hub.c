@@ -48,6 +48,14 @@ void
 hub_message(uint64_t id, const char *json, size_t len)
 {
 	struct frame *f;
+	size_t i;
+
+	for (i = 0; i < hub.ndoomed; i++)
+		if (hub.doomed[i] == id) { /* deleted before it came */
+			hub.doomed[i] = hub.doomed[--hub.ndoomed];
+			hub.last_id = id;
+			return;
+		}
 
 	f = frame_message(id, json, len);
 	ring_put(&hub.ring, f);
@@ -299,6 +307,81 @@ hub_fill(uint64_t upto)
 	return 0;
 }
 
+#define HUB_DOOMED_MAX 4096
+
+/* One deletion (ch_mod_deletes): out of memory, and to every stream. */
+static int
+hub_delete_one(void *arg, uint64_t seq, uint64_t id)
+{
+	char json[48];
+	struct frame *f;
+	int n;
+
+	(void)arg;
+	hub.deletes_seen = seq;
+	if (id > hub.last_id) {
+		if (hub.ndoomed < HUB_DOOMED_MAX) {
+			hub.doomed = ch_xreallocarray(hub.doomed,
+			    hub.ndoomed + 1, sizeof(*hub.doomed));
+			hub.doomed[hub.ndoomed++] = id;
+		} else
+			ch_log_warn("message %llu was deleted before it came; "
+			    "too many such to remember",
+			    (unsigned long long)id);
+	}
+	(void)ring_drop(&hub.ring, id);
+	if (hub.history != NULL && id >= hub.history_from &&
+	    id <= hub.history_to) {
+		frame_unref(hub.history);
+		hub.history = NULL;
+	}
+	n = snprintf(json, sizeof(json), "{\"id\":\"%llu\"}",
+	    (unsigned long long)id);
+	f = frame_event("delete", json, (size_t)n);
+	hub_queue(f);
+	frame_unref(f);
+	ch_log_info("message %llu was deleted", (unsigned long long)id);
+	return 0;
+}
+
+static int
+hub_deletes_run(struct ch_db *db, DB_TXN *txn, void *arg)
+{
+	uint64_t *from = arg;
+
+	hub.deletes_seen = *from; /* a try that failed is undone */
+	return ch_mod_deletes(db, txn, *from, RELAY_PAGE, 0, hub_delete_one,
+	    NULL);
+}
+
+static const struct ch_txn deletes_txn = {
+	.run = hub_deletes_run,
+	.flags = DB_READ_COMMITTED,
+	.budget_ms = -1,
+};
+
+/*
+ * Apply the deletions up to seq upto (the store's "deletes" counter):
+ * each message leaves the ring and the cached history, and every stream
+ * gets {"type":"delete","data":{"id":"N"}}.  0, or a store error: try
+ * again later.
+ */
+int
+hub_deletes(uint64_t upto)
+{
+	uint64_t from;
+	int ret;
+
+	while (hub.deletes_seen < upto) {
+		from = hub.deletes_seen;
+		if ((ret = ch_db_run(&hub.db, &deletes_txn, &from)) != 0)
+			return ret;
+		if (hub.deletes_seen == from) /* counted, yet not there */
+			hub.deletes_seen = upto;
+	}
+	return 0;
+}
+
 static int
 hub_stats_run(struct ch_db *db, DB_TXN *txn, void *arg)
 {
@@ -355,6 +438,9 @@ hub_free(void)
 	free(hub.batch);
 	hub.batch = NULL;
 	ring_clear(&hub.ring);
+	free(hub.doomed);
+	hub.doomed = NULL;
+	hub.ndoomed = 0;
 	frame_unref(hub.history);
 	frame_unref(hub.stats);
 	frame_unref(hub.keepalive);

@@ -56,6 +56,7 @@ struct ring {
 };
 void ring_put(struct ring *, struct frame *);
 struct frame *ring_get(struct ring *, uint64_t);
+int ring_drop(struct ring *, uint64_t);
 void ring_clear(struct ring *);
 
 /* request.c */
@@ -89,9 +90,13 @@ struct hub {
 	uint64_t delivered;	 /* messages received since start */
 	uint64_t dropped;	 /* streams dropped for lagging */
 	uint64_t paged;		 /* messages read from the store for streams */
+	uint64_t deletes_seen;	 /* the newest deletion applied */
+	uint64_t *doomed;	 /* deleted before they came: skip them */
+	size_t ndoomed;
 };
 extern struct hub hub;
 void hub_message(uint64_t, const char *, size_t);
+int hub_deletes(uint64_t);
 void hub_queue(struct frame *);
 struct frame **hub_batch(size_t *);
 void hub_batch_done(void);

@@ -199,10 +199,20 @@ tail_event(struct loop *l, int fd, void *arg, int mask)
 	tail_check();
 }
 
+/* The store's counters: the newest message, and the newest deletion. */
+struct counters {
+	uint64_t messages, deletes;
+};
+
 static int
 tail_counter_run(struct ch_db *db, DB_TXN *txn, void *arg)
 {
-	return ch_db_counter_get(db, txn, "messages", arg);
+	struct counters *n = arg;
+	int ret;
+
+	if ((ret = ch_db_counter_get(db, txn, "messages", &n->messages)) != 0)
+		return ret;
+	return ch_db_counter_get(db, txn, "deletes", &n->deletes);
 }
 
 /* The committed counter: never waits for a poster's lock. */
@@ -215,12 +225,14 @@ static const struct ch_txn counter_txn = {
 /*
  * Messages committed but not in the log (their poster died before it
  * appended, and no line followed): compare the store's committed counter
- * with the newest message received.  0 on success or when busy.
+ * with the newest message received.  And deletions (chatrctl delete):
+ * compare the store's count of them with the newest applied.  0 on
+ * success or when busy.
  */
 int
 tail_store_check(void)
 {
-	uint64_t n;
+	struct counters n;
 	int ret;
 
 	ret = ch_db_run(&hub.db, &counter_txn, &n);
@@ -228,8 +240,10 @@ tail_store_check(void)
 		return 0;
 	if (ret != 0)
 		return ret;
-	if (n > hub.last_id)
-		hub_fill(n);
+	if (n.deletes > hub.deletes_seen)
+		hub_deletes(n.deletes);
+	if (n.messages > hub.last_id)
+		hub_fill(n.messages);
 	return 0;
 }
 
@@ -245,7 +259,8 @@ tail_open(void)
 		.run = tail_counter_run,
 		.flags = DB_READ_COMMITTED,
 	};
-	uint64_t n = 0;
+	struct counters c = {0, 0};
+	uint64_t n;
 	char *copy;
 	int ret, try;
 
@@ -263,7 +278,7 @@ tail_open(void)
 	if (tail_reopen(1) != 0)
 		return -1;
 	/* A new replica has no store until its first copy arrives. */
-	for (try = 0; (ret = ch_db_run(&hub.db, &first_txn, &n)) ==
+	for (try = 0; (ret = ch_db_run(&hub.db, &first_txn, &c)) ==
 	    CH_DB_UNAVAILABLE && ch_cfg_replicated(&hub.cfg) && try < 120;
 	    try++)
 		ch_log_info("waiting for the store");
@@ -271,6 +286,10 @@ tail_open(void)
 		ch_log_err("reading the message counter: %s", db_strerror(ret));
 		return -1;
 	}
+	/* What was deleted before is not in the store: the pages below do
+	 * not hold it. */
+	n = c.messages;
+	hub.deletes_seen = c.deletes;
 	hub.last_id = n > RELAY_RING ? n - RELAY_RING : 0;
 	for (try = 0; hub.last_id < n; try++) {
 		if (hub_fill(n) == 0)

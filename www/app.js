@@ -109,6 +109,15 @@
     }
   }
 
+  // A message an operator deleted leaves the page (its id stays seen).
+  function removeMessage(d) {
+    const id = String(d && d.id);
+    for (const li of list.querySelectorAll('li')) {
+      if (li.dataset.id === id) li.remove();
+    }
+    $('empty').hidden = list.children.length > 0;
+  }
+
   list.addEventListener('scroll', () => { if (atBottom()) jump.hidden = true; });
   jump.addEventListener('click', () => {
     list.scrollTop = list.scrollHeight;
@@ -219,6 +228,7 @@
       if (ev.type === 'history' && Array.isArray(ev.data)) addMessages(ev.data);
       else if (ev.type === 'message' && ev.data) addMessages([ev.data]);
       else if (ev.type === 'stats') setStats(ev.data);
+      else if (ev.type === 'delete' && ev.data) removeMessage(ev.data);
     };
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED) {

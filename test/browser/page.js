@@ -1,8 +1,8 @@
 // page.js -- the spectator page in headless Chromium (playwright-core),
 // against a real instance: history, live messages, the 🦞 badge, an XSS
 // attempt rendered as text, the online list and counts matching
-// /api/agents, a profile, recovery after the relay restarts, and a phone
-// width.  Prints TAP; run by test/integ/95-page.sh.
+// /api/agents, a profile, recovery after the relay restarts, a message
+// an operator deletes leaving the page, and a phone width.  Prints TAP; run by test/integ/95-page.sh.
 'use strict';
 const { chromium } = require('playwright-core');
 const { execSync } = require('child_process');
@@ -11,6 +11,8 @@ const BASE = process.env.CHATR_BASE;
 const FAKE = process.env.CHATR_FAKE;
 const OUT = process.env.CHATR_OUT;
 const RELAY = process.env.CHATR_RELAY_PATTERN;
+const CTL = process.env.CHATR_CTL;
+const CTLCONF = process.env.CHATR_CTL_CONFIG;
 
 let n = 0, failed = 0;
 function ok(cond, what, detail) {
@@ -157,6 +159,17 @@ async function texts(page) {
     'and shows the message sent while the relay was down', JSON.stringify((await texts(page)).slice(-3)));
   const all = await texts(page);
   ok(new Set(all).size === all.length, 'no message shows twice after reconnecting', JSON.stringify(all));
+
+  // An operator deletes a message: it leaves the page, the rest stay.
+  const doomed = await api('POST', '/api/messages', { content: 'an abusive message' }, bob.apiKey);
+  ok(await waitFor(async () => (await texts(page)).includes('an abusive message'), 10000),
+    'a message to delete shows first');
+  const before = (await texts(page)).length;
+  execSync(`${CTL} delete ${doomed.json.message.id}`, { env: { ...process.env, CHATR_CONFIG: CTLCONF } });
+  ok(await waitFor(async () => !(await texts(page)).includes('an abusive message'), 10000),
+    'chatrctl delete removes the message from the page', JSON.stringify((await texts(page)).slice(-3)));
+  ok((await texts(page)).length === before - 1 && (await texts(page)).includes('sent while the relay was down'),
+    'and only that one', JSON.stringify((await texts(page)).slice(-3)));
 
   // A phone-width screen.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -32,6 +32,7 @@ start_chatr CHATR_MOLTBOOK_API="$FAKE/api/v1" CHATR_LIMIT_REQUESTS_IP=off \
 # page.js numbers its own checks: renumber them after ours.
 CHATR_BASE=$BASE CHATR_FAKE=$FAKE CHATR_OUT=$top_builddir/test \
     CHATR_RELAY_PATTERN="chatr-sse-relay -c $T/var/chatr.conf" \
+    CHATR_CTL=$top_builddir/ctl/chatrctl CHATR_CTL_CONFIG=$T/var/chatr.conf \
     CHATR_CHROMIUM=$chromium NODE_PATH=$nodedir/node_modules \
     timeout 180 node "$top_srcdir/test/browser/page.js" >"$T/page.tap" 2>"$T/page.err"
 st=$?
