@@ -63,6 +63,9 @@ static const struct cfg_key {
 	K("CHATR_REPL_PRIORITY", CFG_UINT, repl_priority, "100", 0, 1000000),
 	K("CHATR_NODE_URL", CFG_STR, node_url, "", 0, 0),
 	K("CHATR_CLUSTER_SECRET", CFG_SECRET, cluster_secret, "", 0, 0),
+	K("CHATR_TRUSTED_PROXIES", CFG_STR, trusted_proxies, "", 0, 0),
+	K("CHATR_METRICS_ALLOW", CFG_STR, metrics_allow, "127.0.0.0/8,::1", 0,
+	    0),
 #undef K
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -419,6 +422,29 @@ ch_cfg_defaults(struct ch_cfg *cfg)
 			ch_fatal("a bad default: %s", cause);
 }
 
+/* CHATR_TRUSTED_PROXIES and CHATR_METRICS_ALLOW, parsed. */
+static int
+cfg_nets(struct ch_cfg *cfg, char **cause)
+{
+	char *bad = NULL;
+
+	if (ch_cidr_list(cfg->trusted_proxies, &cfg->proxies, &cfg->nproxies,
+	    &bad) != 0) {
+		*cause = ch_xprintf("CHATR_TRUSTED_PROXIES: \"%s\" is not an "
+		    "address or a network", bad);
+		free(bad);
+		return -1;
+	}
+	if (ch_cidr_list(cfg->metrics_allow, &cfg->metrics_nets,
+	    &cfg->nmetrics_nets, &bad) != 0) {
+		*cause = ch_xprintf("CHATR_METRICS_ALLOW: \"%s\" is not an "
+		    "address or a network", bad);
+		free(bad);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Load the configuration into cfg: defaults, then the file (path, else
  * $CHATR_CONFIG, else SYSCONFDIR/chatr.conf when it exists), then the
@@ -457,7 +483,7 @@ ch_cfg_load(struct ch_cfg *cfg, const char *path, char **cause)
 		free(cfg->public_url);
 		cfg->public_url = ch_xprintf("http://127.0.0.1:%u", cfg->port);
 	}
-	if (cfg_repl(cfg, cause) != 0)
+	if (cfg_repl(cfg, cause) != 0 || cfg_nets(cfg, cause) != 0)
 		goto fail;
 	cfg->db_home = ch_xprintf("%s/db", cfg->var);
 	cfg->msglog = ch_xprintf("%s/messages.log", cfg->var);
@@ -486,6 +512,10 @@ ch_cfg_free(struct ch_cfg *cfg)
 	for (i = 0; i < cfg->npeers; i++)
 		free(cfg->peers[i].host);
 	free(cfg->peers);
+	free(cfg->trusted_proxies);
+	free(cfg->metrics_allow);
+	free(cfg->proxies);
+	free(cfg->metrics_nets);
 	free(cfg->var);
 	free(cfg->public_url);
 	free(cfg->moltbook_api);

@@ -129,6 +129,19 @@ int ch_err_status(enum ch_err);
 const char *ch_err_reason(enum ch_err);
 const char *ch_err_text(enum ch_err);
 
+/* addr.c */
+struct ch_cidr {
+	int family; /* AF_INET, AF_INET6 */
+	unsigned int bits;
+	unsigned char addr[16];
+};
+#define CH_CIDR_TEXT 64
+int ch_cidr_parse(const char *, size_t, struct ch_cidr *);
+void ch_cidr_text(const struct ch_cidr *, char *, size_t);
+int ch_cidr_match(const struct ch_cidr *, const char *);
+int ch_cidr_any(const struct ch_cidr *, size_t, const char *);
+int ch_cidr_list(const char *, struct ch_cidr **, size_t *, char **);
+
 /* cfg.c */
 struct ch_limit {
 	unsigned int count; /* 0: no limit */
@@ -162,10 +175,16 @@ struct ch_cfg {
 	unsigned int repl_priority;
 	char *node_url;		/* base URL of this node's lighttpd */
 	char *cluster_secret;	/* never logged nor dumped */
+	char *trusted_proxies;	/* networks whose X-Forwarded-For is believed */
+	char *metrics_allow;	/* networks that may read /metrics */
 	/* Derived from the settings above. */
 	struct ch_hostport *peers; /* repl_peers parsed */
 	size_t npeers;
 	struct ch_hostport listen; /* repl_listen parsed; host NULL if unset */
+	struct ch_cidr *proxies;   /* trusted_proxies parsed */
+	size_t nproxies;
+	struct ch_cidr *metrics_nets; /* metrics_allow parsed */
+	size_t nmetrics_nets;
 	/* Derived from var. */
 	char *db_home;
 	char *msglog;
@@ -183,6 +202,9 @@ int ch_cfg_parse_uint(const char *, unsigned int, unsigned int,
 void ch_cfg_dump(const struct ch_cfg *, struct ch_buf *);
 int ch_cfg_parse_hostport(const char *, size_t, struct ch_hostport *);
 int ch_cfg_replicated(const struct ch_cfg *);
+void ch_addr_client(const struct ch_cfg *, const char *, const char *,
+    char *, size_t);
+void ch_addr_limit_key(const char *, char *, size_t);
 
 /* json.c */
 int ch_json_parse(const char *, size_t, struct json_object **, char **);
@@ -358,15 +380,6 @@ int ch_agent_claim_mbname(struct ch_db *, DB_TXN *, const char *,
     const char *);
 
 /* moder.c */
-struct ch_cidr {
-	int family; /* AF_INET, AF_INET6 */
-	unsigned int bits;
-	unsigned char addr[16];
-};
-#define CH_CIDR_TEXT 64
-int ch_cidr_parse(const char *, size_t, struct ch_cidr *);
-void ch_cidr_text(const struct ch_cidr *, char *, size_t);
-int ch_cidr_match(const struct ch_cidr *, const char *);
 int ch_audit_add(struct ch_db *, DB_TXN *, const char *, const char *,
     const char *);
 int ch_audit_walk(struct ch_db *, DB_TXN *,
@@ -552,6 +565,7 @@ struct ch_req {
 	char *path;	/* decoded-free request path */
 	char *query;	/* raw query string, never NULL */
 	char addr[CH_ADDR_MAX];
+	char limkey[CH_ADDR_MAX]; /* addr as limits count it (ch_addr_limit_key) */
 	char *body;
 	size_t bodylen;
 	struct json_object *json;

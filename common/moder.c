@@ -10,15 +10,13 @@
  *            {"reason":..., "at": ms}
  *   audit    be64(seq) -> {"at": ms, "operator", "action", "target",
  *            "reason"}; the counter "audit" is the newest seq.
+ * (Addresses and networks are parsed in addr.c.)
  *
  * Each action and its audit entry commit in one transaction: no action is
  * done without its entry, and no entry says what was not done.
  */
 #include "config.h"
 
-#include <sys/socket.h>
-
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -27,92 +25,6 @@
 #include <unistd.h>
 
 #include "chatr.h"
-
-/*
- * Parse an address or a network (ADDR/BITS), IPv4 or IPv6, from s (len
- * bytes, no NUL needed).  The host bits are cleared; an IPv4-mapped IPv6
- * address is its IPv4 address.  0, or -1 with nothing set.
- */
-int
-ch_cidr_parse(const char *s, size_t len, struct ch_cidr *c)
-{
-	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
-	unsigned long bits;
-	unsigned char a[16];
-	unsigned int max, i;
-	int fam;
-
-	if (len == 0 || len >= sizeof(buf) || memchr(s, '\0', len) != NULL)
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if ((slash = strchr(buf, '/')) != NULL)
-		*slash++ = '\0';
-	if (inet_pton(AF_INET, buf, a) == 1) {
-		fam = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, a) == 1) {
-		fam = AF_INET6;
-		max = 128;
-	} else
-		return -1;
-	bits = max;
-	if (slash != NULL) {
-		if (*slash < '0' || *slash > '9' || (slash[0] == '0' &&
-		    slash[1] != '\0'))
-			return -1;
-		errno = 0;
-		bits = strtoul(slash, &end, 10);
-		if (errno != 0 || *end != '\0' || bits > max)
-			return -1;
-	}
-	memset(c, 0, sizeof(*c));
-	if (fam == AF_INET6 && bits >= 96 && memcmp(a,
-	    "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
-		fam = AF_INET; /* ::ffff:a.b.c.d */
-		memmove(a, a + 12, 4);
-		bits -= 96;
-		max = 32;
-	}
-	c->family = fam;
-	c->bits = (unsigned int)bits;
-	memcpy(c->addr, a, max / 8);
-	for (i = c->bits; i < max; i++)
-		c->addr[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
-	return 0;
-}
-
-/* The text of c: "a.b.c.d/n" or "x::y/n", into buf (CH_CIDR_TEXT). */
-void
-ch_cidr_text(const struct ch_cidr *c, char *buf, size_t size)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (inet_ntop(c->family, c->addr, a, sizeof(a)) == NULL)
-		snprintf(a, sizeof(a), "?");
-	snprintf(buf, size, "%s/%u", a, c->bits);
-}
-
-/* Is address addr (text, as a client address is kept) inside c? */
-int
-ch_cidr_match(const struct ch_cidr *c, const char *addr)
-{
-	struct ch_cidr a;
-	unsigned int i;
-
-	if (ch_cidr_parse(addr, strlen(addr), &a) != 0 ||
-	    a.family != c->family)
-		return 0;
-	for (i = 0; i < c->bits / 8; i++)
-		if (a.addr[i] != c->addr[i])
-			return 0;
-	if (c->bits % 8 != 0) {
-		unsigned char m = (unsigned char)(0xff00u >> (c->bits % 8));
-		if ((a.addr[i] & m) != c->addr[i])
-			return 0;
-	}
-	return 1;
-}
 
 /* Who runs this: the Unix user, and the one behind sudo if any. */
 static char *

@@ -212,4 +212,5 @@ ch_req_reset(struct ch_req *req)
 	req->data = NULL;
 	memset(req->val, 0, sizeof(req->val));
 	req->addr[0] = '\0';
+	req->limkey[0] = '\0';
 }

@@ -150,7 +150,9 @@ serve_params(struct ch_req *req)
 	p = ch_req_param(req, "REMOTE_ADDR");
 	if (p == NULL || (n = strlen(p)) == 0 || n >= sizeof(req->addr))
 		p = "unknown";
-	snprintf(req->addr, sizeof(req->addr), "%s", p);
+	/* behind trusted proxies (CHATR_TRUSTED_PROXIES): the client */
+	ch_addr_client(req->cfg, p, ch_req_param(req, "HTTP_X_FORWARDED_FOR"),
+	    req->addr, sizeof(req->addr));
 	return 0;
 }
 
@@ -234,7 +236,7 @@ account_run(struct ch_db *db, DB_TXN *txn, void *arg)
 	if (ac->blocked)
 		return 0;
 	if (ac->in_store) {
-		ret = ch_limit_hit(db, txn, CH_LIMIT_REQUESTS, req->addr,
+		ret = ch_limit_hit(db, txn, CH_LIMIT_REQUESTS, req->limkey,
 		    &req->cfg->requests_ip, req->now, &ac->retry);
 		if (ret == CH_LIMITED) {
 			ac->limited = 1;
@@ -345,7 +347,7 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 	memset(&ac, 0, sizeof(ac));
 	ac.req = req;
 	ac.op = op;
-	ret = op->flags & CH_OP_NOLIMIT ? 0 : ch_window_hit(cfg, req->addr,
+	ret = op->flags & CH_OP_NOLIMIT ? 0 : ch_window_hit(cfg, req->limkey,
 	    &cfg->requests_ip, req->now, &ac.retry);
 	if (ret == CH_LIMITED)
 		return serve_limited(req, ac.retry);
@@ -576,6 +578,7 @@ serve_one(struct ch_req *req)
 	    serve_body(req) == 0) {
 		req->op = op;
 		ch_fwd_trust(req);
+		ch_addr_limit_key(req->addr, req->limkey, sizeof(req->limkey));
 		if (ch_fwd_needed(req, op))
 			(void)ch_fwd(req);
 		else

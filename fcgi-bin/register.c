@@ -94,7 +94,7 @@ register_handler(struct ch_req *req, DB_TXN *txn)
 	unsigned int retry = 0;
 	int ret;
 
-	ret = ch_limit_check(req->db, txn, CH_LIMIT_REGISTER, req->addr, l,
+	ret = ch_limit_check(req->db, txn, CH_LIMIT_REGISTER, req->limkey, l,
 	    req->now, &retry);
 	if (ret == CH_LIMITED)
 		return ch_fail_retry(req, CH_ERR_LIMIT, retry,
@@ -107,7 +107,7 @@ register_handler(struct ch_req *req, DB_TXN *txn)
 		return ch_fail(req, CH_ERR_CONFLICT,
 		    "The name %s is already taken.", r->a.name);
 	if (ret == 0)
-		ret = ch_limit_hit(req->db, txn, CH_LIMIT_REGISTER, req->addr,
+		ret = ch_limit_hit(req->db, txn, CH_LIMIT_REGISTER, req->limkey,
 		    l, req->now, &retry);
 	if (ret != 0)
 		return ch_fail_db(req, ret == CH_LIMITED ? EAGAIN : ret);

@@ -439,9 +439,10 @@ client_start(struct client *c, int64_t now)
 {
 	const struct ch_cfg *cfg = &hub.cfg;
 	struct ipcount *ip;
-	char msg[160];
+	char msg[160], key[CH_ADDR_MAX];
 
-	if (cfg->streams_ip > 0 && (ip = ip_find(c->addr, 0)) != NULL &&
+	ch_addr_limit_key(c->addr, key, sizeof(key)); /* an IPv6 /64 is one */
+	if (cfg->streams_ip > 0 && (ip = ip_find(key, 0)) != NULL &&
 	    ip->n >= cfg->streams_ip) {
 		if (c->state == C_READING) {
 			client_move(c, C_WAITING, 0);
@@ -463,7 +464,7 @@ client_start(struct client *c, int64_t now)
 		    "shortly.");
 		return;
 	}
-	c->ip = ip_find(c->addr, 1);
+	c->ip = ip_find(key, 1);
 	c->ip->n++;
 	free(c->in);
 	c->in = NULL;
@@ -494,8 +495,9 @@ client_request(struct client *c, int64_t now)
 		    r.status == 405 ? "Allow: GET\r\n" : NULL, r.error);
 		return;
 	}
-	if (r.addr[0] != '\0')
-		snprintf(c->addr, sizeof(c->addr), "%s", r.addr);
+	if (r.addr[0] != '\0') /* behind trusted proxies: the client */
+		ch_addr_client(&hub.cfg, r.addr, r.before[0] != '\0' ?
+		    r.before : NULL, c->addr, sizeof(c->addr));
 	c->resume = r.resume;
 	c->after = r.after;
 	client_start(c, now);

@@ -66,6 +66,7 @@ struct request {
 	int resume;	     /* a Last-Event-ID (or ?lastEventId=) came */
 	uint64_t after;	     /* ... naming this message */
 	char addr[CH_ADDR_MAX]; /* X-Forwarded-For, when trusted; or "" */
+	char before[512];	/* ... the entries before that one, or "" */
 	int status;	     /* on failure: the answer */
 	const char *error;
 };

@@ -67,7 +67,7 @@ request_trim(const char **s, const char **e)
  * Parse the request head in head (len bytes, up to and including the
  * blank line; no NUL inside) into *r.  trusted: the connection comes from
  * the front end (lighttpd's X-Forwarded-For is believed; it appends the
- * real peer last).  0 on success; else -1 with r->status and r->error
+ * real peer last, into r->addr; what came before it goes to r->before).  0 on success; else -1 with r->status and r->error
  * set for the answer.
  */
 int
@@ -134,6 +134,13 @@ request_parse(const char *head, size_t len, int trusted, struct request *r)
 		    strncasecmp(p, "X-Forwarded-For", 15) == 0) {
 			for (c = ve; c > v && c[-1] != ','; c--)
 				;
+			/* what the proxies before lighttpd said, if any:
+			 * believed only of trusted ones (ch_addr_client) */
+			r->before[0] = '\0';
+			if (c > v && (size_t)(c - 1 - v) < sizeof(r->before)) {
+				memcpy(r->before, v, (size_t)(c - 1 - v));
+				r->before[c - 1 - v] = '\0';
+			}
 			v = c;
 			request_trim(&v, &ve);
 			if (ve > v && (size_t)(ve - v) < sizeof(r->addr) &&
