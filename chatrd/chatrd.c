@@ -81,6 +81,7 @@ static const struct {
 	{"agents", 2, 0},
 	{"health", 1, 0},
 	{"notfound", 1, 0},
+	{"metrics", 1, 0},
 	{"sse-relay", 1, RELAY},
 };
 #define NPROGS (sizeof(progs) / sizeof(progs[0]))

@@ -97,6 +97,7 @@ void ch_watchdog_idle(void);
 /* time.c */
 int64_t ch_time_ms(void);
 int64_t ch_time_mono_ms(void);
+int64_t ch_time_mono_us(void);
 int ch_time_iso(int64_t, char *, size_t);
 
 /* utf8.c */
@@ -473,6 +474,34 @@ struct ch_window_slot {
 	uint32_t unused;
 	struct ch_limit_bucket b[CH_LIMIT_BUCKETS];
 };
+/* metrics.c: the counters of GET /metrics (in struct ch_shared) */
+enum {
+	CH_MEP_REGISTER, CH_MEP_HEARTBEAT, CH_MEP_DISCONNECT, CH_MEP_MESSAGES,
+	CH_MEP_VERIFY_START, CH_MEP_VERIFY_COMPLETE, CH_MEP_AGENTS,
+	CH_MEP_HEALTH, CH_MEP_NOTFOUND, CH_MEP_METRICS, CH_MEP__MAX
+};
+#define CH_MET_STATUSES 14 /* 13 statuses counted apart, and the others */
+#define CH_MET_BUCKETS 12  /* of the latency histogram, +Inf last */
+enum { CH_DROP_LAGGING, CH_DROP_CLOSED, CH_DROP_REFUSED, CH_DROP__MAX };
+struct ch_relay_metrics {
+	uint64_t connects, deliveries, backlog, received;
+	uint64_t drops[CH_DROP__MAX];
+};
+struct ch_metrics {
+	uint64_t requests[CH_MEP__MAX][CH_MET_STATUSES];
+	uint64_t latency[CH_MEP__MAX][CH_MET_BUCKETS];
+	uint64_t latency_us[CH_MEP__MAX];
+	uint64_t posted, deadlocks, retries, recoveries;
+	struct ch_relay_metrics relay;
+};
+enum ch_metric { CH_MET_POSTED, CH_MET_DEADLOCK, CH_MET_RETRY,
+	CH_MET_RECOVERY };
+int ch_metrics_ep(const char *);
+void ch_metrics_request(const struct ch_cfg *, int, int, int64_t);
+void ch_metrics_count(const struct ch_cfg *, enum ch_metric);
+void ch_metrics_relay(const struct ch_cfg *, const struct ch_relay_metrics *);
+void ch_metrics_text(const struct ch_cfg *, struct ch_buf *);
+
 struct ch_shared {
 	uint32_t magic;
 	uint32_t unused;
@@ -491,6 +520,7 @@ struct ch_shared {
 	uint32_t unused2;
 	uint64_t evicted;	/* slots taken from addresses still counted */
 	struct ch_window_slot slot[CH_WINDOW_SETS * CH_WINDOW_WAYS];
+	struct ch_metrics metrics; /* metrics.c */
 };
 struct ch_shared *ch_shared(const struct ch_cfg *);
 int ch_shared_mapped(const struct ch_cfg *);
@@ -602,6 +632,8 @@ int ch_fwd_needed(struct ch_req *, const struct ch_op *);
 int ch_fwd(struct ch_req *);
 
 /* resp.c */
+int ch_resp_typed(struct ch_req *, int, const char *, const char *,
+    const char *, size_t, const char *);
 int ch_resp_raw(struct ch_req *, int, const char *, const char *, size_t,
     const char *);
 int ch_resp_json(struct ch_req *, int, struct json_object *,

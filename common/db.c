@@ -691,6 +691,7 @@ int
 ch_db_reopen(struct ch_db *db, const char *why)
 {
 	ch_log_warn("%s; reopening the store", why);
+	ch_metrics_count(db->cfg, CH_MET_RECOVERY);
 	db_close_handles(db, 1);
 	db->reopens++;
 	db->tried_open = 0;
@@ -892,7 +893,10 @@ ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
 			return CH_DB_REPLICA;	/* not the master (any more) */
 		if (repl && ret == DB_REP_UNAVAIL)
 			return CH_DB_UNAVAILABLE;
-		if (!db_busy(ret) || budget < 0)
+		if (!db_busy(ret))
+			return ret;
+		ch_metrics_count(db->cfg, CH_MET_DEADLOCK);
+		if (budget < 0)
 			return ret;
 		if (start == 0)
 			start = ch_time_mono_ms();
@@ -900,6 +904,7 @@ ch_db_run(struct ch_db *db, const struct ch_txn *t, void *arg)
 			db_failchk(db);
 		if (ch_time_mono_ms() - start > budget)
 			return ret;
+		ch_metrics_count(db->cfg, CH_MET_RETRY);
 		ch_db_backoff(try);
 	}
 }

@@ -182,8 +182,10 @@ ch_msg_post(struct ch_db *db, struct ch_msglog *ml, struct ch_post *p)
 		p->msg = NULL;
 	}
 	ch_msglog_unlock(ml);
-	if (ret == 0)
+	if (ret == 0) {
 		ch_shared_changed(db->cfg); /* totalMessages */
+		ch_metrics_count(db->cfg, CH_MET_POSTED);
+	}
 	if (ret == 0 && (ret = ch_db_durable(db, &msg_post_txn, p)) != 0) {
 		json_object_put(p->msg);
 		p->msg = NULL;

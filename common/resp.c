@@ -50,16 +50,17 @@ resp_phrase(int status)
 }
 
 /*
- * Write a complete response: status, Cache-Control cache, headers
- * (extra: more header lines, each ending in \r\n, or NULL) and len bytes
- * of JSON at body as the body (with a newline after it).  HEAD and 304
- * get no body.  Marks req answered.
+ * Write a complete response: status, Content-Type type, Cache-Control
+ * cache, headers (extra: more header lines, each ending in \r\n, or NULL)
+ * and len bytes at body as the body (with a newline after it unless it
+ * ends in one).  HEAD and 304 get no body.  Marks req answered.
  */
 int
-ch_resp_raw(struct ch_req *req, int status, const char *cache,
-    const char *body, size_t len, const char *extra)
+ch_resp_typed(struct ch_req *req, int status, const char *type,
+    const char *cache, const char *body, size_t len, const char *extra)
 {
 	struct ch_buf b = {0};
+	int nl = len == 0 || body[len - 1] != '\n';
 	int ret;
 
 	req->answered = 1;
@@ -70,21 +71,31 @@ ch_resp_raw(struct ch_req *req, int status, const char *cache,
 	} else {
 		ch_buf_addf(&b,
 		    "Status: %d %s\r\n"
-		    "Content-Type: application/json; charset=utf-8\r\n"
+		    "Content-Type: %s\r\n"
 		    "Cache-Control: %s\r\n"
 		    "X-Content-Type-Options: nosniff\r\n"
 		    "Content-Length: %zu\r\n"
 		    "%s\r\n",
-		    status, resp_phrase(status), cache, len + 1,
+		    status, resp_phrase(status), type, cache, len + nl,
 		    extra != NULL ? extra : "");
 		if (req->method != CH_HEAD) {
 			ch_buf_add(&b, body, len);
-			ch_buf_add(&b, "\n", 1);
+			if (nl)
+				ch_buf_add(&b, "\n", 1);
 		}
 	}
 	ret = req->io->write(req, b.data, b.len);
 	ch_buf_free(&b);
 	return ret;
+}
+
+/* As ch_resp_typed, for len bytes of JSON. */
+int
+ch_resp_raw(struct ch_req *req, int status, const char *cache,
+    const char *body, size_t len, const char *extra)
+{
+	return ch_resp_typed(req, status, "application/json; charset=utf-8",
+	    cache, body, len, extra);
 }
 
 /*

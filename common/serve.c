@@ -39,6 +39,8 @@
 
 static volatile sig_atomic_t serve_stop;
 
+static int serve_mep = CH_MEP__MAX; /* this endpoint's metrics */
+
 static void
 serve_onsignal(int sig)
 {
@@ -571,6 +573,8 @@ serve_one(struct ch_req *req)
 {
 	const struct ch_op *op = NULL;
 	struct json_object *o;
+	int64_t start_us = ch_time_mono_us();
+	int status;
 
 	req->now = ch_time_ms();
 	req->start = ch_time_mono_ms();
@@ -605,10 +609,13 @@ serve_one(struct ch_req *req)
 		    extra) != 0)
 			ch_log_info("client went away");
 	}
+	status = req->err != CH_ERR_OK ? (req->errstatus != 0 ?
+	    req->errstatus : ch_err_status(req->err)) :
+	    (req->status ? req->status : 200);
+	ch_metrics_request(req->cfg, serve_mep, status,
+	    ch_time_mono_us() - start_us);
 	ch_log_debug("%s %s %d %lldms", ch_req_method_name(req->method),
-	    req->path != NULL ? req->path : "-",
-	    req->err != CH_ERR_OK ? ch_err_status(req->err) :
-	    (req->status ? req->status : 200),
+	    req->path != NULL ? req->path : "-", status,
 	    (long long)(ch_time_mono_ms() - req->start));
 }
 
@@ -673,6 +680,7 @@ ch_serve(const struct ch_endpoint *ep, int argc, char **argv)
 		return 1;
 	}
 	memset(&req, 0, sizeof(req));
+	serve_mep = ch_metrics_ep(ep->name);
 	req.ep = ep;
 	req.cfg = &cfg;
 	req.db = &db;

@@ -1,6 +1,6 @@
 /*
  * shared.c -- memory shared by every chatr process of one CHATR_VAR
- * ($CHATR_VAR/run/shared-4, mapped), for what is cheaper to share there
+ * ($CHATR_VAR/run/shared-5, mapped), for what is cheaper to share there
  * than to ask the store for on every request:
  *
  *   changes   bumped by every commit that changes what GET /api/agents
@@ -13,6 +13,7 @@
  *             (see ch_repl_state).
  *   window    the per-address request limit (window.c), under a robust
  *             mutex shared by the processes.
+ *   metrics   the counters of GET /metrics (metrics.c).
  *
  * Nothing in it must outlive the machine's boot: the file is made again
  * (emptied) by the first process of a new boot, or when its layout is not
@@ -42,8 +43,8 @@
 
 #include "chatr.h"
 
-#define SHARED_MAGIC 0x63687334u /* "chs4" */
-#define SHARED_FILE "shared-4"	 /* change both with the layout */
+#define SHARED_MAGIC 0x63687335u /* "chs5" */
+#define SHARED_FILE "shared-5"	 /* change both with the layout */
 #define SHARED_BOOT "/proc/sys/kernel/random/boot_id"
 
 static struct ch_shared *shared;

@@ -31,6 +31,17 @@ ch_time_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Microseconds on the monotonic clock. */
+int64_t
+ch_time_mono_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		ch_fatal("clock_gettime(CLOCK_MONOTONIC) failed");
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
  * Write ms (since the epoch) as ISO 8601 UTC with milliseconds and a Z,
  * "2024-01-15T12:00:00.000Z".  0 on success.

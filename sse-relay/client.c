@@ -66,6 +66,7 @@ struct client {
 	size_t qhead, qlen, qcap;
 	size_t off;    /* bytes of q[qhead] already written */
 	size_t queued; /* bytes not yet written */
+	int lagged;    /* dropped for being too far behind */
 	size_t grace;  /* bytes of the opening frames */
 	struct client *prev, *nxt;
 };
@@ -194,7 +195,10 @@ client_kill(struct client *c)
 	if (c->state == C_STREAMING) {
 		hub.nclients--;
 		ch_shared_set_streams(&hub.cfg, hub.nclients);
+		hub.m.drops[c->lagged ? CH_DROP_LAGGING : CH_DROP_CLOSED]++;
 	}
+	hub.m.backlog -= c->queued;
+	c->queued = 0;
 	if (c->ip != NULL) {
 		ip_release(c->ip);
 		c->ip = NULL;
@@ -218,6 +222,9 @@ client_push(struct client *c, struct frame *f)
 	}
 	c->q[c->qhead + c->qlen++] = frame_ref(f);
 	c->queued += f->len;
+	hub.m.backlog += f->len;
+	if (f->id != 0)
+		hub.m.deliveries++;
 }
 
 /*
@@ -249,6 +256,7 @@ client_flush(struct client *c)
 		}
 		w = (size_t)r;
 		c->queued -= w;
+		hub.m.backlog -= w;
 		while (w > 0) {
 			f = c->q[c->qhead];
 			if (w < f->len - c->off) {
@@ -455,10 +463,12 @@ client_start(struct client *c, int64_t now)
 		snprintf(msg, sizeof(msg), "Too many open streams from your "
 		    "address (at most %u). Close one and retry.",
 		    cfg->streams_ip);
+		hub.m.drops[CH_DROP_REFUSED]++;
 		client_error(c, 429, "Too Many Requests", 10, NULL, msg);
 		return;
 	}
 	if (hub.nclients >= cfg->streams_max) {
+		hub.m.drops[CH_DROP_REFUSED]++;
 		client_error(c, 429, "Too Many Requests", 10, NULL,
 		    "The server holds as many streams as it can. Retry "
 		    "shortly.");
@@ -466,6 +476,7 @@ client_start(struct client *c, int64_t now)
 	}
 	c->ip = ip_find(key, 1);
 	c->ip->n++;
+	hub.m.connects++;
 	free(c->in);
 	c->in = NULL;
 	c->inlen = 0;
@@ -649,6 +660,7 @@ client_broadcast(struct frame **f, size_t n)
 		}
 		if (c->queued > RELAY_BACKLOG + c->grace) {
 			hub.dropped++;
+			c->lagged = 1;
 			ch_log_info("dropping a stream of %s: %zu bytes behind",
 			    c->addr, c->queued);
 			client_kill(c);

@@ -68,6 +68,8 @@ relay_tick(struct loop *l, void *arg)
 {
 	(void)arg;
 	client_tick(loop_now(l));
+	hub.m.received = hub.delivered;
+	ch_metrics_relay(&hub.cfg, &hub.m);
 	return MAIN_TICK_MS;
 }
 

@@ -91,6 +91,7 @@ struct hub {
 	uint64_t delivered;	 /* messages received since start */
 	uint64_t dropped;	 /* streams dropped for lagging */
 	uint64_t paged;		 /* messages read from the store for streams */
+	struct ch_relay_metrics m; /* for GET /metrics (relay_tick) */
 	uint64_t deletes_seen;	 /* the newest deletion applied */
 	uint64_t *doomed;	 /* deleted before they came: skip them */
 	size_t ndoomed;

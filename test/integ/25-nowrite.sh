@@ -57,7 +57,7 @@ check "  ... writes the agent's presence again (the log ended at $after, then $(
 # through.  (The requests above are still counted for this address: the
 # shared memory is removed as a reboot would.)
 stop_chatr
-rm -f "$T/var/run/shared-4"
+rm -f "$T/var/run/shared-5"
 start_chatr CHATR_LIMIT_REQUESTS_IP=50/60 CHATR_LIMIT_REGISTER_IP=off \
     CHATR_LIMIT_MSG_UNVERIFIED=1/300
 pids=()
@@ -101,8 +101,8 @@ expect_error 429 "the message limit survived the restart"
 # Without the shared memory (here its file cannot be opened) the request
 # limit is kept in the store, as exactly.
 stop_chatr
-rm -f "$T/var/run/shared-4"
-mkdir "$T/var/run/shared-4"
+rm -f "$T/var/run/shared-5"
+mkdir "$T/var/run/shared-5"
 start_chatr CHATR_LIMIT_REQUESTS_IP=5/60 CHATR_LIMIT_REGISTER_IP=off
 codes=
 for i in $(seq 6); do
@@ -113,6 +113,6 @@ check "without shared memory, 6 requests against 5/60: the 6th or an earlier one
     sh -c "echo '$codes' | grep -q 429"
 check "  ... and at most 5 got through (run.sh's own request counted)" \
     test "$(echo "$codes" | tr ' ' '\n' | grep -c '^200$')" -le 4
-check "  ... the log says why" grep -q "shared-4" "$T/var/log/chatr.log"
+check "  ... the log says why" grep -q "shared-5" "$T/var/log/chatr.log"
 stop_chatr
-rmdir "$T/var/run/shared-4"
+rmdir "$T/var/run/shared-5"

@@ -1,7 +1,7 @@
 /*
  * test-window.c -- unit tests of common/window.c: the per-address request
  * limit in the memory chatr processes share (a temporary CHATR_VAR's
- * run/shared-4).  With explicit times: count per seconds, the next request
+ * run/shared-5).  With explicit times: count per seconds, the next request
  * refused with a sane Retry-After, the window passing, addresses kept
  * apart, count 0 meaning no limit; processes racing never let more through
  * than the limit; a process that dies holding the lock neither blocks the
@@ -212,7 +212,7 @@ main(void)
 	test_race();
 	test_death();
 	test_many();
-	run = ch_xprintf("%s/run/shared-4", dir);
+	run = ch_xprintf("%s/run/shared-5", dir);
 	(void)unlink(run);
 	free(run);
 	run = ch_xprintf("%s/run", dir);
