@@ -37,7 +37,7 @@ bld=$(cd "$bld" && pwd)
 # Every program the sockets of lighttpd.conf.example lead to, the relay and
 # chatrd.
 for p in $(sed -n 's|.*"socket" => .*"/run/\([a-z-]*\)\.sock".*|fcgi-bin/chatr-\1|p' "$top/lighttpd.conf.example") \
-    sse-relay/chatr-sse-relay chatrd/chatrd; do
+    sse-relay/chatr-sse-relay chatrd/chatrd ctl/chatrctl; do
 	if [ ! -x "$bld/$p" ]; then
 		echo "run.sh: $bld/$p is missing; build first" >&2
 		exit 1
@@ -66,26 +66,21 @@ streams=$((workers * (fds * 4 / 10) - 500))
 : "${CHATR_STREAMS_MAX:=$streams}"
 export CHATR_STREAMS_MAX
 
-# The config file every chatr program reads (CHATR_CONFIG).
+# The config file every chatr program reads (CHATR_CONFIG): the settings in
+# the environment, written out by chatrctl from cfg.c's table of them (so
+# this script keeps no list of its own).
 conf=$var/chatr.conf
 rm -f "$conf.tmp"
 (umask 077 && : >"$conf.tmp") # made private first: it may hold the cluster secret
+export CHATR_PORT="$port" CHATR_VAR="$var" CHATR_PUBLIC_URL="$public"
 {
 	echo "# Written by run.sh; the environment overrides it."
-	echo "CHATR_PORT = $port"
-	echo "CHATR_VAR = $var"
-	echo "CHATR_PUBLIC_URL = $public"
-	for k in CHATR_MOLTBOOK_API CHATR_STATS_INTERVAL \
-	    CHATR_LIMIT_MSG_VERIFIED CHATR_LIMIT_MSG_UNVERIFIED \
-	    CHATR_LIMIT_REGISTER_IP CHATR_LIMIT_REQUESTS_IP CHATR_LIMIT_VERIFY \
-	    CHATR_LIMIT_STREAMS_IP CHATR_STREAMS_MAX CHATR_ONLINE_WINDOW \
-	    CHATR_DB_CACHE_MB CHATR_WATCHDOG CHATR_LOG_LEVEL CHATR_PROCS \
-	    CHATR_REPL_LISTEN CHATR_REPL_PEERS CHATR_REPL_PRIORITY \
-	    CHATR_NODE_URL CHATR_CLUSTER_SECRET; do
-		eval "v=\${$k:-}"
-		[ -n "$v" ] && echo "$k = $v"
-	done
-} >"$conf.tmp"
+	CHATR_CONFIG= "$bld/ctl/chatrctl" -c /dev/null settings --secrets
+} >>"$conf.tmp" || {
+	rm -f "$conf.tmp"
+	echo "run.sh: the settings are not valid" >&2
+	exit 1
+}
 mv "$conf.tmp" "$conf"
 export CHATR_CONFIG="$conf"
 relay=$bld/sse-relay/chatr-sse-relay

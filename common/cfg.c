@@ -447,7 +447,7 @@ cfg_nets(struct ch_cfg *cfg, char **cause)
 
 /*
  * Load the configuration into cfg: defaults, then the file (path, else
- * $CHATR_CONFIG, else SYSCONFDIR/chatr.conf when it exists), then the
+ * $CHATR_CONFIG, else SYSCONFDIR/chatr/chatr.conf when it exists), then the
  * environment.  0 on success; else -1 with an allocated *cause.
  */
 int
@@ -463,8 +463,8 @@ ch_cfg_load(struct ch_cfg *cfg, const char *path, char **cause)
 	if (path != NULL) {
 		if (cfg_file(cfg, path, cause) != 0)
 			goto fail;
-	} else if (access(CH_SYSCONFDIR "/chatr.conf", F_OK) == 0) {
-		if (cfg_file(cfg, CH_SYSCONFDIR "/chatr.conf", cause) != 0)
+	} else if (access(CH_SYSCONFDIR "/chatr/chatr.conf", F_OK) == 0) {
+		if (cfg_file(cfg, CH_SYSCONFDIR "/chatr/chatr.conf", cause) != 0)
 			goto fail;
 	}
 	for (i = 0; i < NKEYS; i++) {
@@ -526,9 +526,10 @@ ch_cfg_free(struct ch_cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-/* Append the effective settings as KEY = value lines. */
-void
-ch_cfg_dump(const struct ch_cfg *cfg, struct ch_buf *b)
+/* The settings as KEY = value lines: all, the secret as "(set)"; or (file)
+ * as a config file that gives them back. */
+static void
+cfg_dump(const struct ch_cfg *cfg, struct ch_buf *b, int file)
 {
 	static const char *lv[] = {"err", "warn", "info", "debug"};
 	const struct ch_limit *l;
@@ -543,12 +544,17 @@ ch_cfg_dump(const struct ch_cfg *cfg, struct ch_buf *b)
 			    *(const unsigned int *)p);
 			break;
 		case CFG_STR:
-			ch_buf_addf(b, "%s = %s\n", keys[i].name,
-			    *(char *const *)p);
+			if (!file || **(char *const *)p != '\0')
+				ch_buf_addf(b, "%s = %s\n", keys[i].name,
+				    *(char *const *)p);
 			break;
 		case CFG_SECRET:
-			ch_buf_addf(b, "%s = %s\n", keys[i].name,
-			    **(char *const *)p != '\0' ? "(set)" : "");
+			if (file && **(char *const *)p != '\0')
+				ch_buf_addf(b, "%s = %s\n", keys[i].name,
+				    *(char *const *)p);
+			else if (!file)
+				ch_buf_addf(b, "%s = %s\n", keys[i].name,
+				    **(char *const *)p != '\0' ? "(set)" : "");
 			break;
 		case CFG_LIMIT:
 			l = p;
@@ -564,4 +570,23 @@ ch_cfg_dump(const struct ch_cfg *cfg, struct ch_buf *b)
 			break;
 		}
 	}
+}
+
+/* Append the effective settings as KEY = value lines (the secret as
+ * "(set)"). */
+void
+ch_cfg_dump(const struct ch_cfg *cfg, struct ch_buf *b)
+{
+	cfg_dump(cfg, b, 0);
+}
+
+/*
+ * Append the effective settings as a config file that gives them all
+ * back: the secret itself, and no line for a string left empty.  (For a
+ * file only its owner reads.)
+ */
+void
+ch_cfg_write(const struct ch_cfg *cfg, struct ch_buf *b)
+{
+	cfg_dump(cfg, b, 1);
 }

@@ -201,6 +201,7 @@ int ch_cfg_parse_limit(const char *, struct ch_limit *);
 int ch_cfg_parse_uint(const char *, unsigned int, unsigned int,
     unsigned int *);
 void ch_cfg_dump(const struct ch_cfg *, struct ch_buf *);
+void ch_cfg_write(const struct ch_cfg *, struct ch_buf *);
 int ch_cfg_parse_hostport(const char *, size_t, struct ch_hostport *);
 int ch_cfg_replicated(const struct ch_cfg *);
 void ch_addr_client(const struct ch_cfg *, const char *, const char *,

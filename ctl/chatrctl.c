@@ -37,7 +37,7 @@ struct ctl {
 	struct ch_cfg cfg;
 	struct ch_db db;
 	int json;
-	int online, banned, purge; /* options */
+	int online, banned, purge, secrets; /* options */
 	const char *reason;
 	char **args;
 	int nargs;
@@ -56,6 +56,7 @@ struct cmd {
 #define OPT_PURGE 0x2
 #define OPT_ONLINE 0x4
 #define OPT_BANNED 0x8
+#define OPT_SECRETS 0x10
 
 static __attribute__((format(printf, 1, 2))) int
 ctl_fail(const char *fmt, ...)
@@ -1110,6 +1111,36 @@ cmd_verify(struct ctl *c)
 	return 0;
 }
 
+/* --- settings ---------------------------------------------------------- */
+
+static int
+cmd_settings(struct ctl *c)
+{
+	struct ch_buf b = {0};
+	struct json_object *o;
+	char *line, *eq, *save = NULL;
+
+	if (c->secrets)
+		ch_cfg_write(&c->cfg, &b);
+	else
+		ch_cfg_dump(&c->cfg, &b);
+	if (!c->json) {
+		fwrite(b.data, 1, b.len, stdout);
+		ch_buf_free(&b);
+		return 0;
+	}
+	o = json_object_new_object();
+	for (line = strtok_r(b.data, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if ((eq = strstr(line, " = ")) != NULL) {
+			*eq = '\0';
+			ch_json_addstr(o, line, eq + 3);
+		}
+	ctl_print_json(o);
+	ch_buf_free(&b);
+	return 0;
+}
+
 /* --- the commands --------------------------------------------------------- */
 
 static int cmd_help(struct ctl *);
@@ -1153,6 +1184,10 @@ static const struct cmd cmds[] = {
 	{"verify", cmd_verify, 0, 0, 0, "verify",
 	    "Check the store's integrity (on a fresh hot backup of it) and "
 	    "that the message log and the store agree."},
+	{"settings", cmd_settings, 0, 0, OPT_SECRETS, "settings [--secrets]",
+	    "Print the settings in effect (the config file, with the CHATR_* "
+	    "environment on top).  --secrets prints them as a config file "
+	    "that gives them back, CHATR_CLUSTER_SECRET included."},
 	{"help", cmd_help, 0, 1, 0, "help [COMMAND]",
 	    "Say what the commands do."},
 };
@@ -1234,6 +1269,9 @@ main(int argc, char **argv)
 		} else if (strcmp(a, "--online") == 0) {
 			c.online = 1;
 			opts |= OPT_ONLINE;
+		} else if (strcmp(a, "--secrets") == 0) {
+			c.secrets = 1;
+			opts |= OPT_SECRETS;
 		} else if (strcmp(a, "--banned") == 0) {
 			c.banned = 1;
 			opts |= OPT_BANNED;
