@@ -63,8 +63,9 @@ stream_close s
 # (the relay sees a client gone at its next write: a keep-alive at most)
 check "once the client is gone chatr_streams is 0 again" \
     wait_for 20 eval '[ "$(metric chatr_streams)" = 0 ]'
+# (the relay publishes its counters every 100 ms)
 check "and the stream is counted as a drop, cause closed" \
-    test "$(metric 'chatr_stream_drops_total{cause="closed"}')" = $((x0 + 1))
+    wait_for 5 eval '[ "$(metric "chatr_stream_drops_total{cause=\"closed\"}")" = $((x0 + 1)) ]'
 
 req GET /metrics '' --interface 127.0.0.2
 expect_error 403 "an address not in CHATR_METRICS_ALLOW gets 403 JSON"
