@@ -192,8 +192,10 @@ child(size_t p, pid_t parent)
 	for (i = 0; i < nwrap; i++)
 		argv[n++] = wrap[i];
 	argv[n++] = table[p].path;
-	argv[n++] = (char *)"-c";
-	argv[n++] = (char *)confpath;
+	if (confpath != NULL) {
+		argv[n++] = (char *)"-c";
+		argv[n++] = (char *)confpath;
+	}
 	if (progs[p].kind == RELAY && relay_tcp != NULL) {
 		argv[n++] = (char *)"-l";
 		argv[n++] = (char *)relay_tcp;
@@ -270,7 +272,7 @@ ended(pid_t pid, int status)
 		return;
 	}
 	s->quick++;
-	pause = 100LL << (s->quick < 6 ? s->quick - 1 : 5);
+	pause = 100LL << (s->quick < 7 ? s->quick - 1 : 6);
 	if (pause > PAUSE_MAX_MS)
 		pause = PAUSE_MAX_MS;
 	ch_log_warn("chatr-%s keeps failing; next try in %lld ms",
@@ -470,10 +472,8 @@ main(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
-	if (confpath == NULL)
-		confpath = getenv("CHATR_CONFIG") != NULL &&
-		    *getenv("CHATR_CONFIG") != '\0' ? getenv("CHATR_CONFIG") :
-		    CH_SYSCONFDIR "/chatr.conf";
+	/* Without -c the programs find the configuration as chatrd did
+	 * (CHATR_CONFIG, which they inherit, else the installed file). */
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);

@@ -304,6 +304,7 @@ int ch_db_flush(struct ch_db *);
 int ch_db_recovered_under(struct ch_db *);
 int ch_db_durable(struct ch_db *, const struct ch_txn *, void *);
 void ch_db_maintain(struct ch_db *, int);
+int ch_db_cursor_done(DBC *, int);
 int ch_db_counter_get(struct ch_db *, DB_TXN *, const char *, uint64_t *);
 int ch_db_counter_add(struct ch_db *, DB_TXN *, const char *, int64_t,
     uint64_t *);

@@ -1171,6 +1171,22 @@ ch_db_counter_get(struct ch_db *db, DB_TXN *txn, const char *name,
 }
 
 /*
+ * End a cursor walk that ended with ret: DB_NOTFOUND (the end) is 0; the
+ * cursor is closed, and its close's error is the result if ret was 0.
+ */
+int
+ch_db_cursor_done(DBC *c, int ret)
+{
+	int cret;
+
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	if ((cret = c->close(c)) != 0 && ret == 0)
+		ret = cret;
+	return ret;
+}
+
+/*
  * Add delta to counter name, write-locking it until txn ends; the new
  * value goes to *out if not NULL.  The counter never goes below zero.
  */

@@ -85,7 +85,7 @@ ch_audit_walk(struct ch_db *db, DB_TXN *txn,
 {
 	DBC *c = NULL;
 	DBT key, data;
-	int ret, cret;
+	int ret;
 
 	if ((ret = db->audit->cursor(db->audit, txn, &c, 0)) != 0)
 		return ret;
@@ -94,10 +94,7 @@ ch_audit_walk(struct ch_db *db, DB_TXN *txn,
 	while ((ret = c->get(c, &key, &data, DB_NEXT)) == 0)
 		if ((ret = fn(arg, data.data, data.size)) != 0)
 			break;
-	if (ret == DB_NOTFOUND)
-		ret = 0;
-	if ((cret = c->close(c)) != 0 && ret == 0)
-		ret = cret;
+	ret = ch_db_cursor_done(c, ret);
 	return ret;
 }
 
@@ -139,7 +136,7 @@ ch_mod_deletes(struct ch_db *db, DB_TXN *txn, uint64_t after,
 	unsigned int n = 0;
 	DBC *c = NULL;
 	DBT key, data;
-	int ret, cret;
+	int ret;
 
 	if ((ret = db->deletes->cursor(db->deletes, txn, &c, flags)) != 0)
 		return ret;
@@ -161,10 +158,7 @@ ch_mod_deletes(struct ch_db *db, DB_TXN *txn, uint64_t after,
 		if ((ret = fn(arg, ch_db_get_be64(k), ch_db_get_be64(v))) != 0)
 			break;
 	}
-	if (ret == DB_NOTFOUND)
-		ret = 0;
-	if ((cret = c->close(c)) != 0 && ret == 0)
-		ret = cret;
+	ret = ch_db_cursor_done(c, ret);
 	return ret;
 }
 
@@ -183,7 +177,7 @@ ch_mod_purge(struct ch_db *db, DB_TXN *txn, const char *agent_id,
 	const char *who;
 	DBC *c = NULL;
 	DBT key, data;
-	int ret, cret;
+	int ret;
 
 	*n = 0;
 	if ((ret = db->messages->cursor(db->messages, txn, &c, 0)) != 0)
@@ -209,10 +203,7 @@ ch_mod_purge(struct ch_db *db, DB_TXN *txn, const char *agent_id,
 		}
 		json_object_put(o);
 	}
-	if (ret == DB_NOTFOUND)
-		ret = 0;
-	if ((cret = c->close(c)) != 0 && ret == 0)
-		ret = cret;
+	ret = ch_db_cursor_done(c, ret);
 	for (i = 0; ret == 0 && i < nids; i++)
 		if ((ret = ch_mod_delete(db, txn, ids[i])) == 0)
 			(*n)++;
@@ -272,7 +263,7 @@ ch_block_walk(struct ch_db *db, DB_TXN *txn, const char *addr,
 	struct ch_cidr c;
 	DBC *cur = NULL;
 	DBT key, data;
-	int ret, cret;
+	int ret;
 
 	if ((ret = db->blocks->cursor(db->blocks, txn, &cur, 0)) != 0)
 		return ret;
@@ -290,9 +281,6 @@ ch_block_walk(struct ch_db *db, DB_TXN *txn, const char *addr,
 		    addr != NULL)
 			break;
 	}
-	if (ret == DB_NOTFOUND)
-		ret = 0;
-	if ((cret = cur->close(cur)) != 0 && ret == 0)
-		ret = cret;
+	ret = ch_db_cursor_done(cur, ret);
 	return ret;
 }

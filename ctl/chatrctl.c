@@ -211,7 +211,7 @@ agents_run(struct ch_db *db, DB_TXN *txn, void *arg)
 	struct agent_row *r;
 	DBC *cur = NULL;
 	DBT key, data;
-	int ret, cret;
+	int ret;
 
 	agents_clear(g);
 	if ((ret = db->agents->cursor(db->agents, txn, &cur, 0)) != 0)
@@ -240,10 +240,7 @@ agents_run(struct ch_db *db, DB_TXN *txn, void *arg)
 		    + (int64_t)ch_agent_touch_every(g->c->cfg.online_window);
 		g->n++;
 	}
-	if (ret == DB_NOTFOUND)
-		ret = 0;
-	if ((cret = cur->close(cur)) != 0 && ret == 0)
-		ret = cret;
+	ret = ch_db_cursor_done(cur, ret);
 	if (ret != 0)
 		return ret;
 	qsort(g->rows, g->n, sizeof(*g->rows), agents_cmp_id);
@@ -254,10 +251,7 @@ agents_run(struct ch_db *db, DB_TXN *txn, void *arg)
 	ch_db_dbt(&data, NULL, 0);
 	while ((ret = cur->get(cur, &key, &data, DB_NEXT)) == 0)
 		(void)agents_count_msg(g, 0, data.data, data.size);
-	if (ret == DB_NOTFOUND)
-		ret = 0;
-	if ((cret = cur->close(cur)) != 0 && ret == 0)
-		ret = cret;
+	ret = ch_db_cursor_done(cur, ret);
 	return ret;
 }
 
@@ -812,7 +806,7 @@ stats_run(struct ch_db *db, DB_TXN *txn, void *arg)
 	DBC *cur = NULL;
 	DBT key, data;
 	int64_t ms;
-	int ret, cret;
+	int ret;
 
 	s->minute = s->hour = 0;
 	if ((ret = ch_agent_stats(db, txn, s->now_ms / 1000,
@@ -833,10 +827,7 @@ stats_run(struct ch_db *db, DB_TXN *txn, void *arg)
 		if (s->now_ms - ms <= 60 * 1000)
 			s->minute++;
 	}
-	if (ret == DB_NOTFOUND)
-		ret = 0;
-	if ((cret = cur->close(cur)) != 0 && ret == 0)
-		ret = cret;
+	ret = ch_db_cursor_done(cur, ret);
 	return ret;
 }
 
