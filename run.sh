@@ -34,9 +34,9 @@ if [ "${CHATR_NO_BUILD:-0}" != 1 ]; then
 	chatr_build "$top" "$bld"
 fi
 bld=$(cd "$bld" && pwd)
-# Every program the sockets of lighttpd.conf.example lead to, the relay and
+# Every program the sockets of lighttpd-chatr.conf lead to, the relay and
 # chatrd.
-for p in $(sed -n 's|.*"socket" => .*"/run/\([a-z-]*\)\.sock".*|fcgi-bin/chatr-\1|p' "$top/lighttpd.conf.example") \
+for p in $(sed -n 's|.*"socket" => .*"/run/\([a-z-]*\)\.sock".*|fcgi-bin/chatr-\1|p' "$top/lighttpd-chatr.conf") \
     sse-relay/chatr-sse-relay chatrd/chatrd ctl/chatrctl; do
 	if [ ! -x "$bld/$p" ]; then
 		echo "run.sh: $bld/$p is missing; build first" >&2
@@ -103,31 +103,34 @@ if [ -n "${CHATR_WRAPPER:-}" ]; then
 	set --
 fi
 
-# lighttpd's config: lighttpd.conf.example with this instance's settings.
-sed -e "s|^var.chatr_port .*|var.chatr_port    = $port|" \
-    -e "s|^var.chatr_var .*|var.chatr_var     = \"$var\"|" \
-    -e "s|^var.chatr_www .*|var.chatr_www     = \"$var/www\"|" \
-    -e "s|^var.chatr_errors .*|var.chatr_errors  = \"$top/errors\"|" \
-    -e "s|^var.chatr_log .*|var.chatr_log     = \"$var/log\"|" \
-    -e "s|^var.chatr_pid .*|var.chatr_pid     = \"$var/run/lighttpd.pid\"|" \
-    -e "s|^server.max-worker .*|server.max-worker      = $workers|" \
-    -e "s|^server.max-fds .*|server.max-fds         = $fds|" \
-    -e "s|^server.max-connections .*|server.max-connections = $((fds / 2 - 16))|" \
-    "$top/lighttpd.conf.example" >"$var/lighttpd.conf"
-
-# Behind haproxy: lighttpd listens only on the socket haproxy connects to,
+# lighttpd's config: this instance's settings (as lighttpd.conf.example
+# has them), then the shipped body, and behind haproxy its part too.
+# Behind haproxy lighttpd listens only on the socket haproxy connects to,
 # and reads each client's address from haproxy's PROXY header.
+case "$var$top" in
+*'"'*|*'\'*) echo "run.sh: CHATR_VAR and the source path may not hold \" or \\" >&2; exit 1 ;;
+esac
+bind=127.0.0.1
+[ "$guard" = haproxy ] && bind=$var/run/front.sock
+{
+	echo "## written by run.sh; the body is $top/lighttpd-chatr.conf"
+	echo "var.chatr_port    = $port"
+	echo "var.chatr_bind    = \"$bind\""
+	echo "var.chatr_var     = \"$var\""
+	echo "var.chatr_errors  = \"$top/errors\""
+	echo "var.chatr_www     = \"$var/www\""
+	echo "var.chatr_log     = \"$var/log\""
+	echo "var.chatr_pid     = \"$var/run/lighttpd.pid\""
+	echo "var.chatr_workers = $workers"
+	echo "var.chatr_fds     = $fds"
+	echo "var.chatr_conns   = $((fds / 2 - 16))"
+	echo "include \"$top/lighttpd-chatr.conf\""
+	if [ "$guard" = haproxy ]; then echo "include \"$top/lighttpd-haproxy.conf\""; fi
+} >"$var/lighttpd.conf"
+
 if [ "$guard" = haproxy ]; then
 	head=${CHATR_HEAD_TIMEOUT:-10}
 	cap=${CHATR_CONNS_IP:-64}
-	sed -e "s|^var.chatr_bind .*|var.chatr_bind    = \"$var/run/front.sock\"|" \
-	    -e 's|^#\(server.modules += ( "mod_extforward" )\)|\1|' \
-	    -e 's|^#\(\$SERVER\["socket"\] == var.chatr_var + "/run/front.sock" {\)|\1|' \
-	    -e 's|^#\(	extforward.forwarder = ( "all" => "trust" )\)|\1|' \
-	    -e 's|^#\(	extforward.hap-PROXY = "enable"\)|\1|' \
-	    -e '/extforward.hap-PROXY/{n;s|^#}|}|}' \
-	    "$var/lighttpd.conf" >"$var/lighttpd.conf.tmp"
-	mv "$var/lighttpd.conf.tmp" "$var/lighttpd.conf"
 	sed -e "s|^	bind 127.0.0.1:8080|	bind 127.0.0.1:$port|" \
 	    -e "s|maxconn 60000|maxconn $((fds / 2 - 100))|" \
 	    -e "s|timeout http-request 10s|timeout http-request ${head}s|" \
