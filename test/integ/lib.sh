@@ -183,6 +183,8 @@ finish() {
 			done
 		}
 		echo "# test directory kept: $T"
+	elif [ "${CHATR_TEST_KEEP:-0}" = 1 ]; then
+		echo "# test directory kept (CHATR_TEST_KEEP): $T"
 	else
 		rm -rf "$T"
 	fi
