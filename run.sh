@@ -13,6 +13,12 @@
 #   CHATR_NO_BUILD=1 skip the package check and the build
 #   CHATR_WRAPPER    a command to run every chatr program under (valgrind)
 #   CHATR_PROCS      FastCGI processes per endpoint (default: chatrd's)
+#   CHATR_FRONT=apache   Apache 2.4 in front instead of lighttpd
+#                    (apache-chatr.conf, mod_proxy_fcgi to chatrd's sockets);
+#                    with CHATR_APACHE_CGI=1, mod_cgi and no chatrd at all:
+#                    every request runs its program, every stream a CGI
+#                    relay.  Run as root, the instance then runs as
+#                    CHATR_APACHE_USER (www-data), which must reach CHATR_VAR.
 #   CHATR_GUARD=haproxy  haproxy in front of lighttpd (haproxy.cfg.example):
 #                    a deadline for the whole request head
 #                    (CHATR_HEAD_TIMEOUT, 10 s) and a cap on connections
@@ -23,14 +29,25 @@ top=$(cd "$(dirname "$0")" && pwd)
 . "$top/tools/build.sh"
 
 bld=${CHATR_BUILDDIR:-$top/build}
+front=${CHATR_FRONT:-lighttpd}
+cgi=${CHATR_APACHE_CGI:-0}
+case $front in
+lighttpd) frontpkg= ;;
+apache) frontpkg=apache2 ;;
+*) echo "run.sh: CHATR_FRONT is lighttpd or apache, not $front" >&2; exit 1 ;;
+esac
+[ "$cgi" = 1 ] && [ "$front" != apache ] && {
+	echo "run.sh: CHATR_APACHE_CGI=1 needs CHATR_FRONT=apache" >&2; exit 1; }
 guard=${CHATR_GUARD:-none}
 case $guard in
 none) guardpkg= ;;
 haproxy) guardpkg=haproxy ;;
 *) echo "run.sh: CHATR_GUARD is none or haproxy, not $guard" >&2; exit 1 ;;
 esac
+[ "$guard" = haproxy ] && [ "$front" = apache ] && {
+	echo "run.sh: CHATR_GUARD=haproxy goes with lighttpd" >&2; exit 1; }
 if [ "${CHATR_NO_BUILD:-0}" != 1 ]; then
-	chatr_packages $CHATR_PKGS_BUILD $CHATR_PKGS_RUN $guardpkg
+	chatr_packages $CHATR_PKGS_BUILD $CHATR_PKGS_RUN $guardpkg $frontpkg
 	chatr_build "$top" "$bld"
 fi
 bld=$(cd "$bld" && pwd)
@@ -128,6 +145,79 @@ bind=127.0.0.1
 	if [ "$guard" = haproxy ]; then echo "include \"$top/lighttpd-haproxy.conf\""; fi
 } >"$var/lighttpd.conf"
 
+# Apache's config: the server (a private one, in the foreground), this
+# instance's Defines, and the shipped body (apache-chatr.conf).
+as=
+if [ "$front" = apache ]; then
+	if [ "$cgi" = 1 ]; then
+		mpm=prefork
+		mods="cgi env"
+	else
+		mpm=event
+		mods="proxy proxy_fcgi proxy_http"
+	fi
+	{
+		echo "# written by run.sh; the body is $top/apache-chatr.conf"
+		echo "ServerRoot \"$var\""
+		echo "PidFile \"$var/run/apache.pid\""
+		echo "DefaultRuntimeDir \"$var/run\""
+		echo "Mutex file:$var/run default"
+		echo "ErrorLog \"$var/log/apache.log\""
+		echo "LogLevel warn"
+		echo "Listen 127.0.0.1:$port"
+		echo "ServerName localhost"
+		echo "LoadModule mpm_${mpm}_module /usr/lib/apache2/modules/mod_mpm_$mpm.so"
+		for m in authz_core mime dir alias headers setenvif reqtimeout $mods; do
+			echo "LoadModule ${m}_module /usr/lib/apache2/modules/mod_$m.so"
+		done
+		echo "TypesConfig /etc/mime.types"
+		echo "Timeout 60"
+		echo "KeepAlive On"
+		echo "RequestReadTimeout header=10-20,MinRate=500 body=20,MinRate=500"
+		if [ "$cgi" = 1 ]; then
+			echo "ServerLimit 512"
+			echo "MaxRequestWorkers 512"
+		else
+			# a held stream holds a worker thread
+			echo "ServerLimit 64"
+			echo "ThreadsPerChild 64"
+			echo "MaxRequestWorkers $((64 * 64))"
+		fi
+		echo "Define chatr_port $port"
+		echo "Define chatr_bind 127.0.0.1"
+		echo "Define chatr_var $var"
+		echo "Define chatr_errors $top/errors"
+		echo "Define chatr_www $var/www"
+		echo "Define chatr_cgi_bin $bld/fcgi-bin"
+		echo "Define chatr_relay_dir $bld/sse-relay"
+		echo "Define chatr_config $var/chatr.conf"
+		if [ "$cgi" = 1 ]; then
+			echo "Define chatr_cgi"
+			# the sanitizers' settings (a test build) reach the programs
+			for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+				if env | grep -q "^$v="; then echo "PassEnv $v"; fi
+			done
+		fi
+		echo "<VirtualHost 127.0.0.1:$port>"
+		echo "	Include \"$top/apache-chatr.conf\""
+		echo "</VirtualHost>"
+	} >"$var/apache.conf"
+	case "$var$top$bld" in
+	*' '*) echo "run.sh: under Apache, CHATR_VAR and the paths may not hold spaces" >&2; exit 1 ;;
+	esac
+	# Apache will not serve as root: run as root, the whole instance runs
+	# as CHATR_APACHE_USER, which owns CHATR_VAR.
+	if [ "$(id -u)" = 0 ]; then
+		user=${CHATR_APACHE_USER:-www-data}
+		chown -R "$user:" "$var"
+		as="setpriv --reuid=$user --regid=$(id -g "$user") --init-groups"
+		if ! $as test -w "$var" -a -r "$top/apache-chatr.conf" -a -x "$bld/fcgi-bin/chatr-register"; then
+			echo "run.sh: $user cannot reach $var, $top or $bld" >&2
+			exit 1
+		fi
+	fi
+fi
+
 if [ "$guard" = haproxy ]; then
 	head=${CHATR_HEAD_TIMEOUT:-10}
 	cap=${CHATR_CONNS_IP:-64}
@@ -157,26 +247,38 @@ trap 'stop 1' EXIT
 # chatrd: the sockets, the FastCGI programs and the relay, each started
 # again the moment it dies.  Every program's log: $var/log/chatr.log.
 # It writes its pid file once every socket is there.
+# (None with CGI only: each request runs its program.)
 rm -f "$var/run/chatrd.pid"
-"$bld/chatrd/chatrd" -c "$conf" -b "$bld/fcgi-bin" -r "$relay" \
-    ${CHATR_RELAY_LISTEN:+-l "$CHATR_RELAY_LISTEN"} ${wrap:+-w "$wrap"} \
-    >>"$var/log/chatr.log" 2>&1 &
-cpid=$!
-pids="$pids $cpid"
-i=0
-while [ "$(cat "$var/run/chatrd.pid" 2>/dev/null)" != "$cpid" ]; do
-	if ! kill -0 "$cpid" 2>/dev/null || [ $i -gt 100 ]; then
-		echo "run.sh: chatrd failed to start; see $var/log/chatr.log" >&2
-		stop 1
-	fi
-	sleep 0.1
-	i=$((i + 1))
-done
+cpid=
+if [ "$cgi" != 1 ]; then
+	$as "$bld/chatrd/chatrd" -c "$conf" -b "$bld/fcgi-bin" -r "$relay" \
+	    ${CHATR_RELAY_LISTEN:+-l "$CHATR_RELAY_LISTEN"} ${wrap:+-w "$wrap"} \
+	    >>"$var/log/chatr.log" 2>&1 &
+	cpid=$!
+	pids="$pids $cpid"
+	i=0
+	while [ "$(cat "$var/run/chatrd.pid" 2>/dev/null)" != "$cpid" ]; do
+		if ! kill -0 "$cpid" 2>/dev/null || [ $i -gt 100 ]; then
+			echo "run.sh: chatrd failed to start; see $var/log/chatr.log" >&2
+			stop 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+fi
 
 # In a session of its own: with server.max-worker, lighttpd's master stops
 # its workers by signalling its whole process group, which must not be
-# ours (nor that of whoever started run.sh).
-setsid lighttpd -D -f "$var/lighttpd.conf" &
+# ours (nor that of whoever started run.sh).  Apache likewise.
+if [ "$front" = apache ]; then
+	# the CGI programs' logs go to Apache's error log
+	$as setsid apache2 -D FOREGROUND -f "$var/apache.conf" \
+	    >>"$var/log/chatr.log" 2>&1 &
+	flog=$var/log/apache.log
+else
+	setsid lighttpd -D -f "$var/lighttpd.conf" &
+	flog=$var/log/lighttpd.log
+fi
 lpid=$!
 pids="$lpid $pids"
 if [ "$guard" = haproxy ]; then
@@ -188,7 +290,7 @@ fi
 i=0
 while :; do
 	if ! kill -0 "$lpid" 2>/dev/null; then
-		echo "run.sh: lighttpd failed to start; see $var/log/lighttpd.log" >&2
+		echo "run.sh: $front failed to start; see $flog" >&2
 		stop 1
 	fi
 	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/agents" || :)
@@ -204,10 +306,10 @@ while :; do
 done
 echo "chatr is running at http://127.0.0.1:$port/ (state in $var, logs in $var/log); Ctrl-C stops it"
 
-while kill -0 "$lpid" 2>/dev/null && kill -0 "$cpid" 2>/dev/null; do
+while kill -0 "$lpid" 2>/dev/null && { [ -z "$cpid" ] || kill -0 "$cpid" 2>/dev/null; }; do
 	sleep 1 &
 	wait $! 2>/dev/null || :
 done
 kill -0 "$lpid" 2>/dev/null && echo "run.sh: chatrd exited" >&2 ||
-    echo "run.sh: lighttpd exited" >&2
+    echo "run.sh: $front exited" >&2
 stop 1

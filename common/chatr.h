@@ -226,7 +226,6 @@ int ch_json_addstr(struct json_object *, const char *, const char *);
 				     the master */
 #define CH_DB_UNACKED 100007	  /* db.c: a commit the replication group
 				     did not acknowledge */
-#define CH_DB_REOPEN 100008	  /* db.c: an open to make again (internal) */
 
 /* db.c */
 struct ch_db {

@@ -13,8 +13,9 @@
  * writes, so a retry costs microseconds.  Not waiting is what makes a
  * death cheap:
  *
- * Deaths.  Every opener passes DB_REGISTER | DB_RECOVER | DB_FAILCHK and
- * tells Berkeley DB how to see whether a process is alive (db_isalive).
+ * Deaths.  Every opener passes DB_REGISTER | DB_RECOVER | DB_FAILCHK (on a
+ * replicated node, see db_open_handles) and tells Berkeley DB how to see
+ * whether a process is alive (db_isalive).
  * The first process to open the environment after one died (a FastCGI
  * program started in place of a dead one, a restarted relay) finds the
  * dead registration and runs failchk(), not recovery: a process that died
@@ -435,23 +436,6 @@ db_close_dbs(struct ch_db *db)
  * Open the environment and every database into db (whose cfg is set).  0
  * on success; else a Berkeley DB error (or -1) with an allocated *cause.
  */
-/* This process's threads, from /proc/self/status (0: unknown). */
-static int
-db_threads(void)
-{
-	char line[128];
-	FILE *f;
-	int n = 0;
-
-	if ((f = fopen("/proc/self/status", "re")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	(void)fclose(f);
-	return n;
-}
-
 static int
 db_open_handles(struct ch_db *db, char **cause)
 {
@@ -460,7 +444,7 @@ db_open_handles(struct ch_db *db, char **cause)
 	char *rundir, *region;
 	struct stat st;
 	ino_t was;
-	int ret, recover, recovered, openlock, threads;
+	int ret, recover, recovered, openlock;
 	int repl = ch_cfg_replicated(cfg);
 
 	/* Replicated, the node's replication process joins first (and is
@@ -547,36 +531,27 @@ db_open_handles(struct ch_db *db, char **cause)
 	 * finds a recovery needed (a death that failchk cannot mend) leaves
 	 * the marker, and chatr-repl exits on seeing it, for a new one to
 	 * recover the store as it joins.
+	 *
+	 * Nor does a replicated opener run failchk: it attaches the regions
+	 * of the dead process's node, and when they say master, aborting
+	 * that process's transaction writes the log as the master, which
+	 * makes Berkeley DB 5.3 start repmgr in the opener by itself
+	 * (__repmgr_autostart), half set up: repmgr_start then starts a
+	 * second select thread, the two read one wake-up pipe and deadlock
+	 * on repmgr's mutex, and closing such a handle was seen to crash in
+	 * its connector thread.  So a death on a replicated node is mended
+	 * by recovery: the opener that finds it leaves the marker, and the
+	 * replication process recovers the store as it joins (DB_RECOVER:
+	 * all of the node's regions made anew, not master).
 	 */
-	threads = repl ? db_threads() : 0;
 	ret = env->open(env, cfg->db_home,
 	    DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
 	    DB_INIT_TXN | DB_REGISTER | (repl && !db_repl_process ? 0 :
-	    DB_RECOVER) | (recover ? 0 : DB_FAILCHK) |
+	    DB_RECOVER) | (recover || repl ? 0 : DB_FAILCHK) |
 	    (repl ? DB_INIT_REP | DB_THREAD : 0), 0600);
 	if (openlock >= 0)
 		(void)close(openlock); /* lets go of the flock */
 	ch_watchdog_opening(0);
-	/*
-	 * The regions said master, and the open's failchk aborted a dead
-	 * process's transaction: that wrote the log as the master, which
-	 * made Berkeley DB 5.3 start a repmgr select thread in this handle
-	 * on its own (__repmgr_autostart).  repmgr_start would start a
-	 * second one, and two select threads read one wake-up pipe: one
-	 * blocks in read() holding repmgr's mutex, and every repmgr call of
-	 * the process hangs.  So this handle is closed (which ends that
-	 * thread) and the store opened again: the dead process is mended
-	 * now, and nothing writes before repmgr_start.
-	 */
-	if (ret == 0 && threads > 0 && db_threads() > threads) {
-		ch_log_info("the store's open started replication by itself "
-		    "(it mended a dead process as the master); opening it "
-		    "again");
-		free(region);
-		*cause = ch_xstrdup("reopening after an autostart");
-		ret = CH_DB_REOPEN;
-		goto fail;
-	}
 	if (ret == DB_RUNRECOVERY && repl && !db_repl_process) {
 		int fd = open(db_mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 
@@ -651,7 +626,7 @@ ch_db_open(struct ch_db *db, const struct ch_cfg *cfg, char **cause)
 	db->logfd = -1;
 	/* Opening a database can meet a lock: another process creating it. */
 	for (i = 0; (ret = db_open_handles(db, cause)) != 0; i++) {
-		if (i == 40 || (!db_busy(ret) && ret != CH_DB_REOPEN))
+		if (i == 40 || !db_busy(ret))
 			return ret;
 		free(*cause);
 		*cause = NULL;

@@ -87,6 +87,7 @@ static struct clist reading, waiting, live, behind, closing, dead;
 static struct ipcount *ips[IP_BUCKETS];
 static struct frame *stream_head;
 static struct loop *loop;
+static int cgi;	/* one stream on stdout, a CGI program's (client_cgi) */
 
 static void client_write(struct loop *, int, void *, int);
 
@@ -194,7 +195,8 @@ client_kill(struct client *c)
 	loop_del(loop, c->fd, LOOP_READ | LOOP_WRITE);
 	if (c->state == C_STREAMING) {
 		hub.nclients--;
-		ch_shared_set_streams(&hub.cfg, hub.nclients);
+		if (!cgi)
+			ch_shared_set_streams(&hub.cfg, hub.nclients);
 		hub.m.drops[c->lagged ? CH_DROP_LAGGING : CH_DROP_CLOSED]++;
 	}
 	hub.m.backlog -= c->queued;
@@ -392,11 +394,12 @@ client_error(struct client *c, int status, const char *reason,
 
 	o = ch_resp_error_json(msg, retry);
 	body = ch_json_text(o, &len);
-	ch_buf_addf(&b, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json; charset=utf-8\r\n"
+	ch_buf_addf(&b, cgi ? "Status: %d %s\r\n" : "HTTP/1.1 %d %s\r\n",
+	    status, reason);
+	ch_buf_addf(&b, "Content-Type: application/json; charset=utf-8\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Connection: close\r\n", status, reason, len + 1);
+	    "Content-Length: %zu\r\n%s", len + 1,
+	    cgi ? "" : "Connection: close\r\n");
 	if (retry > 0)
 		ch_buf_addf(&b, "Retry-After: %u\r\n", retry);
 	if (extra != NULL)
@@ -481,7 +484,8 @@ client_start(struct client *c, int64_t now)
 	c->in = NULL;
 	c->inlen = 0;
 	hub.nclients++;
-	ch_shared_set_streams(&hub.cfg, hub.nclients);
+	if (!cgi)
+		ch_shared_set_streams(&hub.cfg, hub.nclients);
 	/* Resume after the id asked for; an id this store never gave (a
 	 * stream from elsewhere) starts afresh. */
 	if (c->resume && c->after <= hub.last_id)
@@ -744,21 +748,68 @@ client_close_all(void)
 	stream_head = NULL;
 }
 
-/* Set up: the loop clients live in, and the head every stream starts with. */
+/*
+ * Set up: the loop clients live in, and the head every stream starts with
+ * (as CGI, its header lines go to the web server, which answers).
+ */
 void
-client_init(struct loop *l)
+client_init(struct loop *l, int as_cgi)
 {
 	char buf[512];
 	int n;
 
 	loop = l;
-	n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n"
+	cgi = as_cgi;
+	n = snprintf(buf, sizeof(buf), "%s"
 	    "Content-Type: text/event-stream; charset=utf-8\r\n"
 	    "Cache-Control: no-cache\r\n"
 	    "X-Accel-Buffering: no\r\n"
 	    "Access-Control-Allow-Origin: *\r\n"
-	    "Connection: close\r\n"
+	    "%s"
 	    "\r\n"
-	    "retry: %d\n\n", RELAY_RETRY_MS);
+	    "retry: %d\n\n", cgi ? "Status: 200 OK\r\n" : "HTTP/1.1 200 OK\r\n",
+	    cgi ? "" : "Connection: close\r\n", RELAY_RETRY_MS);
 	stream_head = frame_raw(buf, (size_t)n);
+}
+
+/*
+ * The one stream of a CGI process: to fd (stdout, a pipe to the web
+ * server), for request r (request_cgi).  Nothing is read: the stream ends
+ * when a write fails (the server closed the pipe, its client gone; the
+ * keep-alive comments find that out) or the server's SIGTERM.  0, or -1
+ * when it could not even start.
+ */
+int
+client_cgi(int fd, const struct request *r)
+{
+	struct client *c;
+
+	c = ch_xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->trusted = 1;
+	c->since = loop_now(loop);
+	c->state = C_READING;
+	snprintf(c->addr, sizeof(c->addr), "%s", r->addr[0] != '\0' ?
+	    r->addr : "local");
+	clist_add(&reading, c);
+	if (r->status != 0) {
+		client_error(c, r->status, r->status == 404 ? "Not Found" :
+		    r->status == 405 ? "Method Not Allowed" : "Bad Request", 0,
+		    r->status == 405 ? "Allow: GET\r\n" : NULL, r->error);
+		return 0;
+	}
+	if (r->addr[0] != '\0') /* behind trusted proxies: the client */
+		ch_addr_client(&hub.cfg, r->addr, r->before[0] != '\0' ?
+		    r->before : NULL, c->addr, sizeof(c->addr));
+	c->resume = r->resume;
+	c->after = r->after;
+	client_start(c, c->since);
+	return 0;
+}
+
+/* Streams held, and clients not yet freed (a CGI process ends at 0). */
+unsigned int
+client_count(void)
+{
+	return reading.n + waiting.n + live.n + behind.n + closing.n + dead.n;
 }

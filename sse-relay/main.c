@@ -40,6 +40,7 @@
 
 static struct listener listeners[2];
 static int nlisteners;
+static int cgi; /* a CGI program: one stream, on stdout (client_cgi) */
 static int64_t last_send; /* monotonic ms of the last broadcast */
 
 /* Every CHATR_STATS_INTERVAL seconds: stats to every stream. */
@@ -68,8 +69,10 @@ relay_tick(struct loop *l, void *arg)
 {
 	(void)arg;
 	client_tick(loop_now(l));
-	hub.m.received = hub.delivered;
-	ch_metrics_relay(&hub.cfg, &hub.m);
+	if (!cgi) { /* the relay's figures, not every CGI stream's */
+		hub.m.received = hub.delivered;
+		ch_metrics_relay(&hub.cfg, &hub.m);
+	}
 	return MAIN_TICK_MS;
 }
 
@@ -126,6 +129,8 @@ relay_before_sleep(struct loop *l, void *arg)
 		last_send = loop_now(l);
 	}
 	client_reap();
+	if (cgi && client_count() == 0)
+		loop_stop(l); /* its one stream has ended */
 }
 
 static void
@@ -245,11 +250,47 @@ listen_tcp_note(int fd)
 	free(path);
 }
 
+/*
+ * CGI: the stream of this one request, on stdout, fed as the relay feeds
+ * its streams (the log, the store), with the same keep-alives and stats.
+ * No listener, no figures for /metrics, no store housekeeping: many of
+ * these run at once, one per spectator.
+ */
+static int
+relay_cgi(struct loop *loop, int sfd, int ifd)
+{
+	struct request r;
+	int fl;
+
+	if ((fl = fcntl(STDOUT_FILENO, F_GETFL)) < 0 ||
+	    fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) != 0) {
+		ch_log_err("stdout: %s", strerror(errno));
+		return -1;
+	}
+	if (loop_add(loop, sfd, LOOP_READ, relay_signal, NULL, NULL) != 0 ||
+	    loop_add(loop, ifd, LOOP_READ, tail_event, NULL, NULL) != 0) {
+		ch_log_err("epoll_ctl: %s", strerror(errno));
+		return -1;
+	}
+	/* The stream opens with the stats of now (client.c): the next
+	 * come an interval later. */
+	loop_timer(loop, (int64_t)hub.cfg.stats_interval * 1000, relay_stats,
+	    NULL);
+	loop_timer(loop, RELAY_KEEPALIVE / 3, relay_keepalive, NULL);
+	loop_timer(loop, MAIN_TICK_MS, relay_tick, NULL);
+	loop_timer(loop, MAIN_TAIL_MS, relay_tail, NULL);
+	loop_timer(loop, MAIN_STORE_CHECK_MS, relay_store_check, NULL);
+	loop_before_sleep(loop, relay_before_sleep, NULL);
+	request_cgi(&r);
+	return client_cgi(STDOUT_FILENO, &r);
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: chatr-sse-relay [-t] [-c config] [-l address:port]\n");
+	    "usage: chatr-sse-relay [-t] [-c config] [-l address:port]\n"
+	    "       (run as a CGI program, it serves the one stream asked)\n");
 	exit(2);
 }
 
@@ -283,6 +324,10 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* Run by a web server as CGI (GATEWAY_INTERFACE is CGI/1.1): the
+	 * request is in the environment, the stream goes to stdout. */
+	cgi = tcp == NULL && !test && getenv("GATEWAY_INTERFACE") != NULL &&
+	    strncmp(getenv("GATEWAY_INTERFACE"), "CGI/", 4) == 0;
 	if (ch_cfg_load(&hub.cfg, conf, &cause) != 0) {
 		ch_log_err("configuration: %s", cause);
 		free(cause);
@@ -347,16 +392,26 @@ main(int argc, char **argv)
 	}
 	status = 1; /* until the loop runs */
 	listeners[0].fd = listeners[1].fd = -1;
-	if ((loop = loop_new((int)rl.rlim_cur)) == NULL) {
+	if ((loop = loop_new(cgi ? 64 : (int)rl.rlim_cur)) == NULL) {
 		ch_log_err("epoll: %s", strerror(errno));
 		goto out;
 	}
-	client_init(loop);
+	client_init(loop, cgi);
 	hub.keepalive = frame_raw(":\n\n", 3);
 	last_send = loop_now(loop);
 
 	if ((ifd = tail_open()) < 0)
 		goto out;
+	if (cgi) {
+		if (relay_cgi(loop, sfd, ifd) != 0)
+			goto out;
+		status = 0;
+		if (loop_run(loop) != 0) {
+			ch_log_err("epoll_wait: %s", strerror(errno));
+			status = 1;
+		}
+		goto out;
+	}
 	/* The front end's socket: held by a supervisor, or our own. */
 	if ((listeners[0].fd = listen_inherited()) < 0) {
 		listeners[0].fd = ch_sock_listen(hub.cfg.relay_socket,
@@ -419,6 +474,7 @@ out:
 	ch_db_close(&hub.db);
 	ch_watchdog_stop();
 	ch_cfg_free(&hub.cfg);
-	ch_log_info("stopped");
+	if (!cgi)
+		ch_log_info("stopped");
 	return status;
 }

@@ -71,6 +71,7 @@ struct request {
 	const char *error;
 };
 int request_parse(const char *, size_t, int, struct request *);
+void request_cgi(struct request *);
 int request_event_id(const char *, size_t, uint64_t *);
 
 /* hub.c */
@@ -122,7 +123,9 @@ struct listener {
 	int fd;
 	int trusted; /* X-Forwarded-For is believed (the front end's socket) */
 };
-void client_init(struct loop *);
+void client_init(struct loop *, int);
+int client_cgi(int, const struct request *);
+unsigned int client_count(void);
 void client_accept(struct loop *, int, void *, int);
 void client_broadcast(struct frame **, size_t);
 void client_tick(int64_t);

@@ -166,3 +166,60 @@ bad:
 	r->error = "Malformed request line.";
 	return -1;
 }
+
+/*
+ * The request of a CGI process (the stream under a web server that runs
+ * a program per request), from the CGI environment: REQUEST_METHOD,
+ * QUERY_STRING's lastEventId, HTTP_LAST_EVENT_ID (which beats it), and
+ * the client's address as the server saw it (REMOTE_ADDR, into r->addr),
+ * with any X-Forwarded-For the client sent (HTTP_X_FORWARDED_FOR, into
+ * r->before: believed only of trusted proxies, as from lighttpd).  The
+ * path is the server's business (it ran this program for it).  Like
+ * request_parse, r->status and r->error say what to answer on failure.
+ */
+void
+request_cgi(struct request *r)
+{
+	const char *m = getenv("REQUEST_METHOD"), *q = getenv("QUERY_STRING");
+	const char *h = getenv("HTTP_LAST_EVENT_ID"), *a = getenv("REMOTE_ADDR");
+	const char *x = getenv("HTTP_X_FORWARDED_FOR");
+	char idbuf[32], query[256];
+	uint64_t id;
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->path, sizeof(r->path), "/api/stream");
+	if (m == NULL || strlen(m) >= sizeof(r->method)) {
+		r->status = 400;
+		r->error = "Malformed request line.";
+		return;
+	}
+	snprintf(r->method, sizeof(r->method), "%s", m);
+	if (q != NULL && strlen(q) < sizeof(query)) {
+		snprintf(query, sizeof(query), "%s", q);
+		if (ch_query_get(query, "lastEventId", idbuf,
+		    sizeof(idbuf)) == 0 && request_event_id(idbuf,
+		    strlen(idbuf), &id) == 0) {
+			r->resume = 1;
+			r->after = id;
+		}
+	}
+	if (h != NULL) {
+		const char *e = h + strlen(h);
+
+		request_trim(&h, &e);
+		if (request_event_id(h, (size_t)(e - h), &id) == 0) {
+			r->resume = 1;
+			r->after = id;
+		}
+	}
+	if (a != NULL && (n = strlen(a)) > 0 && n < sizeof(r->addr) &&
+	    request_is_addr(a, n))
+		memcpy(r->addr, a, n + 1);
+	if (r->addr[0] != '\0' && x != NULL && strlen(x) < sizeof(r->before))
+		snprintf(r->before, sizeof(r->before), "%s", x);
+	if (strcmp(r->method, "GET") != 0) {
+		r->status = 405;
+		r->error = "Method not allowed: use GET.";
+	}
+}

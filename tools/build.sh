@@ -4,7 +4,7 @@
 # Packages to build chatr, run it and test it.
 CHATR_PKGS_BUILD="autoconf automake make gcc pkgconf libfcgi-dev libjson-c-dev libdb5.3-dev libcurl4-openssl-dev libssl-dev libpsl-dev"
 CHATR_PKGS_RUN="lighttpd lighttpd-modules-lua curl procps:pkill"
-CHATR_PKGS_TEST="jq valgrind nodejs:node npm:npm haproxy iproute2:ss openssl:openssl logrotate:logrotate debhelper:dh lintian:lintian dpkg-dev:dpkg-buildpackage"
+CHATR_PKGS_TEST="apache2:apache2 jq valgrind nodejs:node npm:npm haproxy iproute2:ss openssl:openssl logrotate:logrotate debhelper:dh lintian:lintian dpkg-dev:dpkg-buildpackage"
 # For the browser test and the skills.md examples; their tests skip
 # (saying so) when these cannot be installed.
 CHATR_PKGS_OPTIONAL="chromium fonts-noto-color-emoji python3-requests"

@@ -67,6 +67,8 @@ check "the maintainer scripts are valid sh" \
     eval 'for s in postinst postrm prerm; do [ ! -f "$T/ctrl/$s" ] || sh -n "$T/ctrl/$s" || exit 1; done'
 check "chatr.service runs chatrd as chatr with the packaged config" \
     eval 'grep -qx "ExecStart=/usr/sbin/chatrd -c /etc/chatr/chatr.conf" "$T/root/lib/systemd/system/chatr.service" && grep -qx "User=chatr" "$T/root/lib/systemd/system/chatr.service"'
+check "chatr.service is also chatr-relay.service (chatrd runs the relay)" \
+    grep -qx 'Alias=chatr-relay.service' "$T/root/lib/systemd/system/chatr.service"
 check "chatr-lighttpd.service runs lighttpd with chatr's lighttpd.conf" \
     grep -qx 'ExecStart=/usr/sbin/lighttpd -D -f /etc/chatr/lighttpd.conf' "$T/root/lib/systemd/system/chatr-lighttpd.service"
 check "the packaged chatr.conf keeps the store in /var/lib/chatr" \
