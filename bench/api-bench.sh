@@ -26,6 +26,8 @@
 #   CHATR_SRC (this tree: whose run.sh starts the build)
 #   OUT (/tmp/chatr-apibench/out-<date>)  PORT (18480)
 #   SYSCALLS (1; 0 skips the perf counting)
+#   FRONT (lighttpd; apache runs chatr under Apache, mod_proxy_fcgi: the
+#     column still says "lighttpd" for the front end's share)
 #   REQ_LIMIT (off): chatr's CHATR_LIMIT_REQUESTS_IP; e.g. 100000000/60 to
 #     count every request against the address limit without refusing any
 set -u
@@ -74,8 +76,11 @@ VAR=$T/var
 bench_start "$SRC" "$bld" "$VAR" "$port" "$T/run.log" \
     CHATR_LIMIT_REQUESTS_IP="${REQ_LIMIT:-off}" CHATR_LIMIT_REGISTER_IP=off \
     CHATR_LIMIT_MSG_UNVERIFIED=off CHATR_LIMIT_MSG_VERIFIED=off \
-    CHATR_LIMIT_STREAMS_IP=0 || exit 1
-LPID=$(cat "$VAR/run/lighttpd.pid")
+    CHATR_LIMIT_STREAMS_IP=0 CHATR_FRONT="${FRONT:-lighttpd}" || exit 1
+case ${FRONT:-lighttpd} in
+apache) LPID=$(cat "$VAR/run/apache.pid"); FRONT_PROC=apache2 ;;
+*) LPID=$(cat "$VAR/run/lighttpd.pid"); FRONT_PROC=lighttpd ;;
+esac
 CPID=$(cat "$VAR/run/chatrd.pid")
 RPID=$(pgrep -f "chatr-sse-relay -c $VAR/chatr.conf" | head -n1)
 if [ "$peer" = node ]; then
@@ -112,7 +117,7 @@ sum_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(ticks "$p"))); done; ech
 # The processes of each part, comma-separated.
 parts_chatr() {
 	local l f=
-	l=$(echo "$LPID" $(pgrep -P "$LPID" -x lighttpd) | tr ' ' ,)
+	l=$(echo "$LPID" $(pgrep -P "$LPID" -x "$FRONT_PROC") | tr ' ' ,)
 	for c in $(pgrep -P "$CPID"); do
 		[ "$c" = "$RPID" ] || f="$f${f:+,}$c"
 	done

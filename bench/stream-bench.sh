@@ -23,6 +23,7 @@
 #   BENCH_OUT ($BENCH_DIR/out-<date>)
 #   BENCH_SNAPSHOT (1; 0 builds and runs this tree in place)
 #   BENCH_NO_BUILD (0; 1 reuses BENCH_BUILD as it is)
+#   BENCH_FRONT (lighttpd; apache runs every configuration under Apache)
 #   BENCH_C_STREAMS (10000)  BENCH_C_DIRECT_STREAMS (10000)
 #   BENCH_WRK_CONNS ("4 16 64")  BENCH_WRK_SECONDS (10)
 #   BENCH_PERF (0; 1 records perf profiles of lighttpd and the relay
@@ -36,6 +37,14 @@ tree=$(dirname "$here")
 RUNS=${BENCH_RUNS:-3}
 DUR=${BENCH_DURATION:-20}
 PORT=${BENCH_PORT:-18380}
+# BENCH_FRONT=apache: the same under Apache (CHATR_FRONT=apache: mod_proxy_http
+# to the relay, mod_proxy_fcgi to the programs) in place of lighttpd
+FRONT=${BENCH_FRONT:-lighttpd}
+case $FRONT in
+lighttpd) FRONT_PROC=lighttpd ;;
+apache) FRONT_PROC=apache2 ;;
+*) echo "BENCH_FRONT is lighttpd or apache" >&2; exit 2 ;;
+esac
 RPORT=$((PORT + 1))
 DIR=${BENCH_DIR:-/tmp/chatr-bench}
 BLD=${BENCH_BUILD:-$DIR/build}
@@ -87,7 +96,7 @@ FANOUT=$BLD/fanout
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GB RAM, kernel $(uname -r), ulimit -Hn $(ulimit -Hn)"
-	echo "lighttpd: $(lighttpd -v 2>&1 | head -n1)"
+	echo "front: $FRONT, $(if [ "$FRONT" = apache ]; then apache2 -v 2>&1 | head -n1; else lighttpd -v 2>&1 | head -n1; fi)"
 	echo "source: $tree at $(git -C "$tree" rev-parse --short HEAD 2>/dev/null)$(git -C "$tree" status --porcelain 2>/dev/null | grep -qv '^?? bench/' && echo ' + uncommitted changes')"
 	echo "runs: $RUNS per configuration, $DUR s of posting per run"
 } | tee "$OUT/machine.txt" >&2
@@ -112,23 +121,23 @@ start_instance() {
 	    CHATR_BUILDDIR="$BLD" CHATR_LIMIT_MSG_UNVERIFIED=off \
 	    CHATR_LIMIT_MSG_VERIFIED=off CHATR_LIMIT_REQUESTS_IP=off \
 	    CHATR_LIMIT_REGISTER_IP=off CHATR_LIMIT_STREAMS_IP=0 \
-	    CHATR_RELAY_LISTEN=127.0.0.1:$RPORT \
+	    CHATR_RELAY_LISTEN=127.0.0.1:$RPORT CHATR_FRONT="$FRONT" \
 	    "$SRC/run.sh" >"$DIR/run.log" 2>&1 </dev/null &
 	RUNPID=$!
 	local i=0
 	until grep -q 'chatr is running' "$DIR/run.log" 2>/dev/null; do
 		if ! kill -0 "$RUNPID" 2>/dev/null || [ $i -gt 300 ]; then
 			log "the instance did not start:"
-			cat "$DIR/run.log" "$VAR/log/lighttpd.log" >&2
+			cat "$DIR/run.log" "$VAR/log/$FRONT.log" >&2
 			exit 1
 		fi
 		sleep 0.1
 		i=$((i + 1))
 	done
-	LPID=$(cat "$VAR/run/lighttpd.pid")
+	LPID=$(cat "$VAR/run/$FRONT.pid")
 	CPID=$(cat "$VAR/run/chatrd.pid")
 	RPID=$(pgrep -f "chatr-sse-relay -c $VAR/chatr.conf" | head -n1)
-	export LPID RPID CPID
+	export LPID RPID CPID FRONT_PROC
 }
 
 # ---- measurements ------------------------------------------------------
@@ -144,7 +153,7 @@ rss_kb() {
 cpu_snap() {
 	local f=0 l c
 	l=$(ticks "$LPID")
-	for c in $(pgrep -P "$LPID" -x lighttpd); do
+	for c in $(pgrep -P "$LPID" -x "$FRONT_PROC"); do
 		l=$((l + $(ticks "$c")))
 	done
 	for c in $(pgrep -P "$CPID"); do
@@ -156,7 +165,7 @@ cpu_snap() {
 lighttpd_rss() {
 	local r c
 	r=$(awk '/^VmRSS:/{print $2}' "/proc/$LPID/status" 2>/dev/null || echo 0)
-	for c in $(pgrep -P "$LPID" -x lighttpd); do
+	for c in $(pgrep -P "$LPID" -x "$FRONT_PROC"); do
 		r=$((r + $(awk '/^VmRSS:/{print $2}' "/proc/$c/status" 2>/dev/null || echo 0)))
 	done
 	echo "$r"
