@@ -21,7 +21,14 @@ form_group 3
 # --- a write on a replica goes to the master ------------------------------
 open_streams 1 2 3
 on 2
-register alice
+# A client told 503 with Retry-After (a node that just lost and regained
+# its replication process: it answers that, and is back in a second)
+# retries as told.
+for try in 1 2 3 4 5 6 7 8 9 10; do
+	register alice
+	[ "$STATUS" = 503 ] && [ -n "$(header Retry-After)" ] || break
+	sleep "$(header Retry-After | tr -dc 0-9)"
+done
 expect 200 '.success == true and (.agent.apiKey | startswith("chatr_"))' \
     "register on node 2 answers the master's 200"
 ALICE=$KEY
