@@ -149,6 +149,40 @@ bind=127.0.0.1
 # instance's Defines, and the shipped body (apache-chatr.conf).
 as=
 if [ "$front" = apache ]; then
+	case "$var$top$bld" in
+	*' '*) echo "run.sh: under Apache, CHATR_VAR and the paths may not hold spaces" >&2; exit 1 ;;
+	esac
+	# What Apache and the programs read: the tree's, or a copy (below).
+	atop=$top
+	# Apache will not serve as root: run as root, the whole instance runs
+	# as CHATR_APACHE_USER, which owns CHATR_VAR.  When that user cannot
+	# reach the source and build trees (a private checkout), what it needs
+	# is copied into $CHATR_VAR/stage: the programs, the body, the errors.
+	if [ "$(id -u)" = 0 ]; then
+		user=${CHATR_APACHE_USER:-www-data}
+		as="setpriv --reuid=$user --regid=$(id -g "$user") --init-groups"
+		if ! $as test -r "$top/apache-chatr.conf" -a -r "$top/errors/404.html" \
+		    -a -x "$bld/fcgi-bin/chatr-register" -a -x "$bld/chatrd/chatrd"; then
+			st=$var/stage
+			rm -rf "$st"
+			mkdir -p "$st/fcgi-bin" "$st/sse-relay" "$st/chatrd"
+			for f in "$bld"/fcgi-bin/chatr-*; do
+				[ -x "$f" ] && cp -p "$f" "$st/fcgi-bin/"
+			done
+			cp -p "$bld/sse-relay/chatr-sse-relay" "$st/sse-relay/"
+			cp -p "$bld/chatrd/chatrd" "$st/chatrd/"
+			cp -pR "$top/errors" "$st/errors"
+			cp -p "$top/apache-chatr.conf" "$st/"
+			atop=$st
+			bld=$st
+			relay=$bld/sse-relay/chatr-sse-relay
+		fi
+		chown -R "$user:" "$var"
+		if ! $as test -w "$var" -a -r "$atop/apache-chatr.conf"; then
+			echo "run.sh: $user cannot reach $var" >&2
+			exit 1
+		fi
+	fi
 	if [ "$cgi" = 1 ]; then
 		mpm=prefork
 		mods="cgi env"
@@ -157,7 +191,7 @@ if [ "$front" = apache ]; then
 		mods="proxy proxy_fcgi proxy_http"
 	fi
 	{
-		echo "# written by run.sh; the body is $top/apache-chatr.conf"
+		echo "# written by run.sh; the body is $atop/apache-chatr.conf"
 		echo "ServerRoot \"$var\""
 		echo "PidFile \"$var/run/apache.pid\""
 		echo "DefaultRuntimeDir \"$var/run\""
@@ -186,7 +220,7 @@ if [ "$front" = apache ]; then
 		echo "Define chatr_port $port"
 		echo "Define chatr_bind 127.0.0.1"
 		echo "Define chatr_var $var"
-		echo "Define chatr_errors $top/errors"
+		echo "Define chatr_errors $atop/errors"
 		echo "Define chatr_www $var/www"
 		echo "Define chatr_cgi_bin $bld/fcgi-bin"
 		echo "Define chatr_relay_dir $bld/sse-relay"
@@ -199,23 +233,9 @@ if [ "$front" = apache ]; then
 			done
 		fi
 		echo "<VirtualHost 127.0.0.1:$port>"
-		echo "	Include \"$top/apache-chatr.conf\""
+		echo "	Include \"$atop/apache-chatr.conf\""
 		echo "</VirtualHost>"
 	} >"$var/apache.conf"
-	case "$var$top$bld" in
-	*' '*) echo "run.sh: under Apache, CHATR_VAR and the paths may not hold spaces" >&2; exit 1 ;;
-	esac
-	# Apache will not serve as root: run as root, the whole instance runs
-	# as CHATR_APACHE_USER, which owns CHATR_VAR.
-	if [ "$(id -u)" = 0 ]; then
-		user=${CHATR_APACHE_USER:-www-data}
-		chown -R "$user:" "$var"
-		as="setpriv --reuid=$user --regid=$(id -g "$user") --init-groups"
-		if ! $as test -w "$var" -a -r "$top/apache-chatr.conf" -a -x "$bld/fcgi-bin/chatr-register"; then
-			echo "run.sh: $user cannot reach $var, $top or $bld" >&2
-			exit 1
-		fi
-	fi
 fi
 
 if [ "$guard" = haproxy ]; then

@@ -14,6 +14,12 @@ fi
 # Run as root, the instance runs as www-data (Apache will not serve as
 # root), which must reach $T.
 chmod 711 "$T"
+# ... and the sanitizers' suppressions (the tree may be private to root)
+if [ -n "${LSAN_OPTIONS:-}" ]; then
+	cp "$top_srcdir/test/lsan.supp" "$T/lsan.supp"
+	chmod 644 "$T/lsan.supp"
+	export LSAN_OPTIONS="suppressions=$T/lsan.supp:print_suppressions=0"
+fi
 
 pass() { # FRONT-DESCRIPTION: the checks every front must pass
 	local what=$1 K K2 id i codes
