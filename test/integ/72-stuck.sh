@@ -22,6 +22,9 @@ holdlock=$top_builddir/test/integ/holdlock
 # hold MODE [ARG]: start the helper and wait for its first line; sets HOLD.
 hold() {
 	local out=$T/$1.out
+	# (gone first: the helper's shell may truncate an earlier helper's
+	# output only after wait_for has read it)
+	rm -f "$out"
 	"$holdlock" "$@" >"$out" 2>"$T/$1.err" &
 	HOLD=$!
 	wait_for 10 grep -q . "$out"
