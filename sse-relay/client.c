@@ -498,24 +498,32 @@ client_start(struct client *c, int64_t now)
 	client_pump(c);
 }
 
+/* Answer c's request r (parsed: r->status says if it failed). */
+static void
+client_route(struct client *c, const struct request *r, int64_t now)
+{
+	if (r->status != 0) {
+		client_error(c, r->status, r->status == 404 ? "Not Found" :
+		    r->status == 405 ? "Method Not Allowed" : "Bad Request", 0,
+		    r->status == 405 ? "Allow: GET\r\n" : NULL, r->error);
+		return;
+	}
+	if (r->addr[0] != '\0') /* behind trusted proxies: the client */
+		ch_addr_client(&hub.cfg, r->addr, r->before[0] != '\0' ?
+		    r->before : NULL, c->addr, sizeof(c->addr));
+	c->resume = r->resume;
+	c->after = r->after;
+	client_start(c, now);
+}
+
 /* A complete request head is in c->in: route it. */
 static void
 client_request(struct client *c, int64_t now)
 {
 	struct request r;
 
-	if (request_parse(c->in, c->inlen, c->trusted, &r) != 0) {
-		client_error(c, r.status, r.status == 404 ? "Not Found" :
-		    r.status == 405 ? "Method Not Allowed" : "Bad Request", 0,
-		    r.status == 405 ? "Allow: GET\r\n" : NULL, r.error);
-		return;
-	}
-	if (r.addr[0] != '\0') /* behind trusted proxies: the client */
-		ch_addr_client(&hub.cfg, r.addr, r.before[0] != '\0' ?
-		    r.before : NULL, c->addr, sizeof(c->addr));
-	c->resume = r.resume;
-	c->after = r.after;
-	client_start(c, now);
+	(void)request_parse(c->in, c->inlen, c->trusted, &r);
+	client_route(c, &r, now);
 }
 
 static void
@@ -776,10 +784,9 @@ client_init(struct loop *l, int as_cgi)
  * The one stream of a CGI process: to fd (stdout, a pipe to the web
  * server), for request r (request_cgi).  Nothing is read: the stream ends
  * when a write fails (the server closed the pipe, its client gone; the
- * keep-alive comments find that out) or the server's SIGTERM.  0, or -1
- * when it could not even start.
+ * keep-alive comments find that out) or the server's SIGTERM.
  */
-int
+void
 client_cgi(int fd, const struct request *r)
 {
 	struct client *c;
@@ -789,22 +796,9 @@ client_cgi(int fd, const struct request *r)
 	c->trusted = 1;
 	c->since = loop_now(loop);
 	c->state = C_READING;
-	snprintf(c->addr, sizeof(c->addr), "%s", r->addr[0] != '\0' ?
-	    r->addr : "local");
+	snprintf(c->addr, sizeof(c->addr), "local");
 	clist_add(&reading, c);
-	if (r->status != 0) {
-		client_error(c, r->status, r->status == 404 ? "Not Found" :
-		    r->status == 405 ? "Method Not Allowed" : "Bad Request", 0,
-		    r->status == 405 ? "Allow: GET\r\n" : NULL, r->error);
-		return 0;
-	}
-	if (r->addr[0] != '\0') /* behind trusted proxies: the client */
-		ch_addr_client(&hub.cfg, r->addr, r->before[0] != '\0' ?
-		    r->before : NULL, c->addr, sizeof(c->addr));
-	c->resume = r->resume;
-	c->after = r->after;
-	client_start(c, c->since);
-	return 0;
+	client_route(c, r, c->since);
 }
 
 /* Streams held, and clients not yet freed (a CGI process ends at 0). */

@@ -282,7 +282,8 @@ relay_cgi(struct loop *loop, int sfd, int ifd)
 	loop_timer(loop, MAIN_STORE_CHECK_MS, relay_store_check, NULL);
 	loop_before_sleep(loop, relay_before_sleep, NULL);
 	request_cgi(&r);
-	return client_cgi(STDOUT_FILENO, &r);
+	client_cgi(STDOUT_FILENO, &r);
+	return 0;
 }
 
 static void

@@ -124,7 +124,7 @@ struct listener {
 	int trusted; /* X-Forwarded-For is believed (the front end's socket) */
 };
 void client_init(struct loop *, int);
-int client_cgi(int, const struct request *);
+void client_cgi(int, const struct request *);
 unsigned int client_count(void);
 void client_accept(struct loop *, int, void *, int);
 void client_broadcast(struct frame **, size_t);
