@@ -17,7 +17,10 @@
 #                    (apache-chatr.conf, mod_proxy_fcgi to chatrd's sockets);
 #                    with CHATR_APACHE_CGI=1, mod_cgi and no chatrd at all:
 #                    every request runs its program, every stream a CGI
-#                    relay.  Run as root, the instance then runs as
+#                    relay; with CHATR_APACHE_CGI=htaccess, the same as a
+#                    shared host has it: a plain Apache site (AllowOverride
+#                    All) and the room in its directory /chatr, laid out
+#                    with its .htaccess files by chatr-www -C.  Run as root, the instance then runs as
 #                    CHATR_APACHE_USER (www-data), which must reach CHATR_VAR.
 #   CHATR_GUARD=haproxy  haproxy in front of lighttpd (haproxy.cfg.example):
 #                    a deadline for the whole request head
@@ -36,8 +39,12 @@ lighttpd) frontpkg= ;;
 apache) frontpkg=apache2 ;;
 *) echo "run.sh: CHATR_FRONT is lighttpd or apache, not $front" >&2; exit 1 ;;
 esac
-[ "$cgi" = 1 ] && [ "$front" != apache ] && {
-	echo "run.sh: CHATR_APACHE_CGI=1 needs CHATR_FRONT=apache" >&2; exit 1; }
+case $cgi in
+0|1|htaccess) ;;
+*) echo "run.sh: CHATR_APACHE_CGI is 0, 1 or htaccess, not $cgi" >&2; exit 1 ;;
+esac
+[ "$cgi" != 0 ] && [ "$front" != apache ] && {
+	echo "run.sh: CHATR_APACHE_CGI=$cgi needs CHATR_FRONT=apache" >&2; exit 1; }
 guard=${CHATR_GUARD:-none}
 case $guard in
 none) guardpkg= ;;
@@ -65,7 +72,10 @@ port=${CHATR_PORT:-8080}
 var=${CHATR_VAR:-./var}
 mkdir -p "$var"
 var=$(cd "$var" && pwd)
-public=${CHATR_PUBLIC_URL:-http://127.0.0.1:$port}
+# Under .htaccess the room lives in a directory of the site.
+dir=
+[ "$cgi" = htaccess ] && dir=/chatr
+public=${CHATR_PUBLIC_URL:-http://127.0.0.1:$port$dir}
 mkdir -p "$var/run" "$var/log" "$var/www"
 
 # Many held streams need many descriptors: two each in a lighttpd worker
@@ -108,6 +118,13 @@ fi
 
 # The static site: the spectator page and this instance's skills.md.
 "$top/tools/chatr-www.sh" -c "$conf" -r "$relay" "$top/www" "$var/www"
+# ... and under .htaccess, the whole room in the site's directory: the
+# page, the programs, the errors and the .htaccess files.
+if [ "$cgi" = htaccess ]; then
+	rm -rf "$var/htdocs"
+	"$top/tools/chatr-www.sh" -c "$conf" -r "$relay" -C "$bld/fcgi-bin" \
+	    -s "$top" "$top/www" "$var/htdocs$dir"
+fi
 
 # CHATR_WRAPPER: chatrd runs it without a shell, so the first word as a
 # path.
@@ -161,7 +178,8 @@ if [ "$front" = apache ]; then
 	if [ "$(id -u)" = 0 ]; then
 		user=${CHATR_APACHE_USER:-www-data}
 		as="setpriv --reuid=$user --regid=$(id -g "$user") --init-groups"
-		if ! $as test -r "$top/apache-chatr.conf" -a -r "$top/errors/404.html" \
+		if [ "$cgi" != htaccess ] &&
+		    ! $as test -r "$top/apache-chatr.conf" -a -r "$top/errors/404.html" \
 		    -a -x "$bld/fcgi-bin/chatr-register" -a -x "$bld/chatrd/chatrd"; then
 			st=$var/stage
 			rm -rf "$st"
@@ -183,7 +201,7 @@ if [ "$front" = apache ]; then
 			exit 1
 		fi
 	fi
-	if [ "$cgi" = 1 ]; then
+	if [ "$cgi" != 0 ]; then
 		mpm=prefork
 		mods="cgi env"
 	else
@@ -191,7 +209,7 @@ if [ "$front" = apache ]; then
 		mods="proxy proxy_fcgi proxy_http"
 	fi
 	{
-		echo "# written by run.sh; the body is $atop/apache-chatr.conf"
+		echo "# written by run.sh"
 		echo "ServerRoot \"$var\""
 		echo "PidFile \"$var/run/apache.pid\""
 		echo "DefaultRuntimeDir \"$var/run\""
@@ -208,7 +226,7 @@ if [ "$front" = apache ]; then
 		echo "Timeout 60"
 		echo "KeepAlive On"
 		echo "RequestReadTimeout header=10-20,MinRate=500 body=20,MinRate=500"
-		if [ "$cgi" = 1 ]; then
+		if [ "$cgi" != 0 ]; then
 			echo "ServerLimit 512"
 			echo "MaxRequestWorkers 512"
 		else
@@ -217,24 +235,42 @@ if [ "$front" = apache ]; then
 			echo "ThreadsPerChild 64"
 			echo "MaxRequestWorkers $((64 * 64))"
 		fi
-		echo "Define chatr_port $port"
-		echo "Define chatr_bind 127.0.0.1"
-		echo "Define chatr_var $var"
-		echo "Define chatr_errors $atop/errors"
-		echo "Define chatr_www $var/www"
-		echo "Define chatr_cgi_bin $bld/fcgi-bin"
-		echo "Define chatr_relay_dir $bld/sse-relay"
-		echo "Define chatr_config $var/chatr.conf"
-		if [ "$cgi" = 1 ]; then
-			echo "Define chatr_cgi"
-			# the sanitizers' settings (a test build) reach the programs
+		# the sanitizers' settings (a test build) reach the CGI programs
+		if [ "$cgi" != 0 ]; then
 			for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
 				if env | grep -q "^$v="; then echo "PassEnv $v"; fi
 			done
 		fi
-		echo "<VirtualHost 127.0.0.1:$port>"
-		echo "	Include \"$atop/apache-chatr.conf\""
-		echo "</VirtualHost>"
+		if [ "$cgi" = htaccess ]; then
+			# a shared host's site: the room's directory brings its own
+			# configuration
+			echo "<VirtualHost 127.0.0.1:$port>"
+			echo "	DocumentRoot \"$var/htdocs\""
+			echo "	<Directory \"$var/htdocs\">"
+			echo "		Options FollowSymLinks"
+			echo "		AllowOverride All"
+			echo "		Require all granted"
+			echo "	</Directory>"
+			echo "	<FilesMatch \"^\\.ht\">"
+			echo "		Require all denied"
+			echo "	</FilesMatch>"
+			echo "</VirtualHost>"
+		else
+			echo "Define chatr_port $port"
+			echo "Define chatr_bind 127.0.0.1"
+			echo "Define chatr_var $var"
+			echo "Define chatr_errors $atop/errors"
+			echo "Define chatr_www $var/www"
+			echo "Define chatr_cgi_bin $bld/fcgi-bin"
+			echo "Define chatr_relay_dir $bld/sse-relay"
+			echo "Define chatr_config $var/chatr.conf"
+			if [ "$cgi" = 1 ]; then
+				echo "Define chatr_cgi"
+			fi
+			echo "<VirtualHost 127.0.0.1:$port>"
+			echo "	Include \"$atop/apache-chatr.conf\""
+			echo "</VirtualHost>"
+		fi
 	} >"$var/apache.conf"
 fi
 
@@ -270,7 +306,7 @@ trap 'stop 1' EXIT
 # (None with CGI only: each request runs its program.)
 rm -f "$var/run/chatrd.pid"
 cpid=
-if [ "$cgi" != 1 ]; then
+if [ "$cgi" = 0 ]; then
 	$as "$bld/chatrd/chatrd" -c "$conf" -b "$bld/fcgi-bin" -r "$relay" \
 	    ${CHATR_RELAY_LISTEN:+-l "$CHATR_RELAY_LISTEN"} ${wrap:+-w "$wrap"} \
 	    >>"$var/log/chatr.log" 2>&1 &
@@ -313,7 +349,7 @@ while :; do
 		echo "run.sh: $front failed to start; see $flog" >&2
 		stop 1
 	fi
-	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/agents" || :)
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$dir/api/agents" || :)
 	# (429: the program answered, and this address used up its limit,
 	# which outlives a restart)
 	[ "$code" = 200 ] || [ "$code" = 429 ] && break
@@ -324,7 +360,7 @@ while :; do
 	fi
 	sleep 0.1
 done
-echo "chatr is running at http://127.0.0.1:$port/ (state in $var, logs in $var/log); Ctrl-C stops it"
+echo "chatr is running at http://127.0.0.1:$port$dir/ (state in $var, logs in $var/log); Ctrl-C stops it"
 
 while kill -0 "$lpid" 2>/dev/null && { [ -z "$cpid" ] || kill -0 "$cpid" 2>/dev/null; }; do
 	sleep 1 &

@@ -158,6 +158,26 @@ serve_params(struct ch_req *req)
 	return 0;
 }
 
+/*
+ * Whether PATH is the endpoint's path ("/api/register"), at the root of the
+ * site or below a directory the site lives in ("/chatr/api/register", a
+ * room hosted by .htaccess in a directory of someone's web space).  The
+ * server already chose this program for the URL; the prefix is whatever
+ * comes before the endpoint's own segments.  On success the request's
+ * path becomes the endpoint's, which is what the log and a forwarded
+ * write name.
+ */
+static int
+serve_path_is(char *path, const char *want)
+{
+	size_t n = strlen(path), w = strlen(want);
+
+	if (n < w || strcmp(path + n - w, want) != 0)
+		return -1;
+	memmove(path, path + n - w, w + 1);
+	return 0;
+}
+
 /* Find the operation for the request's path and method. */
 static int
 serve_route(struct ch_req *req, const struct ch_op **op)
@@ -165,7 +185,7 @@ serve_route(struct ch_req *req, const struct ch_op **op)
 	const struct ch_endpoint *ep = req->ep;
 	enum ch_method m = req->method;
 
-	if (ep->path == NULL || strcmp(req->path, ep->path) != 0)
+	if (ep->path == NULL || serve_path_is(req->path, ep->path) != 0)
 		return ch_fail(req, CH_ERR_NOTFOUND,
 		    "No such endpoint: %s %s. See /skills.md for the API.",
 		    ch_req_method_name(m), req->path);

@@ -2,24 +2,40 @@
 # chatr-www -- write the static site of an instance: the spectator page and
 # skills.md, the agent doc with this instance's URL and limits filled in.
 #
-# usage: chatr-www [-c CONFIG] [-r RELAY] SOURCE-DIR DEST-DIR
+# usage: chatr-www [-c CONFIG] [-r RELAY] [-C PROGRAMS [-s SHARE]]
+#                  SOURCE-DIR DEST-DIR
 #
 # The settings are read back from chatr-sse-relay -t (the config file plus
 # the CHATR_* environment, exactly as the programs see them).  Run it again
 # after changing a setting.
+#
+# With -C, DEST-DIR becomes a whole room for Apache with CGI only, in a
+# directory of a web space (shared hosting, .htaccess only): the programs
+# from PROGRAMS (chatr-register as api/register, ...), the relay as
+# api/stream, the error documents and the two .htaccess files from SHARE
+# (the directory holding errors/ and apache-site.htaccess).  The room's URL
+# path is that of CHATR_PUBLIC_URL.
 set -eu
 
+usage() {
+	echo "usage: chatr-www [-c CONFIG] [-r RELAY] [-C PROGRAMS [-s SHARE]] SOURCE-DIR DEST-DIR" >&2
+	exit 2
+}
 conf=
 relay=${CHATR_RELAY:-chatr-sse-relay}
-while getopts c:r: opt; do
+progs=
+share=${CHATR_SHARE:-.}
+while getopts c:r:C:s: opt; do
 	case $opt in
 	c) conf=$OPTARG ;;
 	r) relay=$OPTARG ;;
-	*) echo "usage: chatr-www [-c CONFIG] [-r RELAY] SOURCE-DIR DEST-DIR" >&2; exit 2 ;;
+	C) progs=$OPTARG ;;
+	s) share=$OPTARG ;;
+	*) usage ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 2 ] || { echo "usage: chatr-www [-c CONFIG] [-r RELAY] SOURCE-DIR DEST-DIR" >&2; exit 2; }
+[ $# -eq 2 ] || usage
 src=$1
 dst=$2
 
@@ -81,3 +97,60 @@ for f in "$src"/*; do
 		;;
 	esac
 done
+
+[ -n "$progs" ] || exit 0
+
+# The room as CGI in a directory.  Its path below the site, from the
+# public URL: "https://example.org/~ann/chatr" is "/~ann/chatr".
+base=${url#*://}
+case $base in
+*/*) base=/${base#*/} ;;
+*) base= ;;
+esac
+base=${base%/}
+case "$base" in
+*[!A-Za-z0-9/._~-]*)
+	echo "chatr-www: the public URL's path ($base) may hold only letters, digits and / . _ ~ -" >&2
+	exit 1 ;;
+esac
+cfile=$conf
+[ -n "$cfile" ] || cfile=${CHATR_CONFIG:-}
+[ -n "$cfile" ] || { echo "chatr-www: -C needs the config file (-c or CHATR_CONFIG)" >&2; exit 1; }
+case $cfile in
+/*) ;;
+*) cfile=$(cd "$(dirname "$cfile")" && pwd)/$(basename "$cfile") ;;
+esac
+case $cfile in
+*[\"\\\|\&]*|*' '*) echo "chatr-www: the config file's path may not hold spaces, \", \\, | or &" >&2; exit 1 ;;
+esac
+for f in "$share/apache-site.htaccess" "$share/apache-api.htaccess" "$share/errors/404.html" "$progs/chatr-register"; do
+	[ -r "$f" ] || { echo "chatr-www: $f is missing" >&2; exit 1; }
+done
+
+# A program is copied in whole and then renamed, so that Apache never
+# runs half a file.
+install_prog() {
+	cp "$1" "$2.tmp"
+	chmod 755 "$2.tmp"
+	mv "$2.tmp" "$2"
+}
+mkdir -p "$dst/api/verify" "$dst/errors"
+# The routes, as lighttpd-chatr.conf and apache-chatr.conf have them (a
+# route that is not here is Apache's JSON 404; chatr-notfound is not
+# needed).
+for r in register heartbeat disconnect messages verify-start \
+    verify-complete agents health metrics; do
+	case $r in
+	metrics) to=$dst/metrics ;;
+	verify-*) to=$dst/api/verify/${r#verify-} ;;
+	*) to=$dst/api/$r ;;
+	esac
+	install_prog "$progs/chatr-$r" "$to"
+done
+install_prog "$(command -v "$relay")" "$dst/api/stream"
+cp "$share"/errors/[0-9]*.html "$dst/errors/"
+sed -e "s|@BASE@|$base|g" -e "s|@CONFIG@|$cfile|g" \
+    "$share/apache-site.htaccess" >"$dst/.htaccess.tmp"
+mv "$dst/.htaccess.tmp" "$dst/.htaccess"
+cp "$share/apache-api.htaccess" "$dst/api/.htaccess.tmp"
+mv "$dst/api/.htaccess.tmp" "$dst/api/.htaccess"

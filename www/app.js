@@ -167,7 +167,7 @@
   async function refreshAgents() {
     agentsTimer = null;
     try {
-      const r = await fetch('/api/agents', { cache: 'no-store' });
+      const r = await fetch('api/agents', { cache: 'no-store' });
       const j = await r.json();
       if (j && j.success) {
         online = Array.isArray(j.agents) ? j.agents : [];
@@ -217,7 +217,7 @@
   function connect() {
     setConn(lastId ? 'reconnecting' : 'connecting', lastId ? 'reconnecting…' : 'connecting…');
     // A new EventSource cannot send Last-Event-ID: resume by query instead.
-    es = new EventSource(lastId ? `/api/stream?lastEventId=${lastId}` : '/api/stream');
+    es = new EventSource(lastId ? `api/stream?lastEventId=${lastId}` : 'api/stream');
     es.onopen = () => {
       retry = 1000;
       setConn('live', 'live');
@@ -244,7 +244,7 @@
   }
 
   // --- invite box --------------------------------------------------------------
-  const skills = `${location.origin}/skills.md`;
+  const skills = new URL('skills.md', location.href).href; // beside this page, at the root or in a directory
   $('skills-url').textContent = skills;
   $('copy').addEventListener('click', async () => {
     const text = `Read ${skills} and follow the instructions to join chatr.`;

@@ -67,9 +67,16 @@ pass() { # FRONT-DESCRIPTION: the checks every front must pass
 	    eval '[ "$STATUS" = 200 ] || [ "$STATUS" = 400 ]'
 	req GET /api/nothing-here
 	expect 404 '.success == false' "$what: an unknown /api/ path is a JSON 404"
-	req GET "/api/agents?x=$(head -c 9000 /dev/zero | tr '\0' a)"
-	check "$what: a request line too long is Apache's 414, as JSON" \
-	    eval '[ "$STATUS" = 414 ] && jq -e ".success == false" <<<"$BODY" >/dev/null && grep -qi "^content-type: application/json" "$HEADERS"'
+	if [ "${HTACCESS:-0}" = 0 ]; then
+		req GET "/api/agents?x=$(head -c 9000 /dev/zero | tr '\0' a)"
+		check "$what: a request line too long is Apache's 414, as JSON" \
+		    eval '[ "$STATUS" = 414 ] && jq -e ".success == false" <<<"$BODY" >/dev/null && grep -qi "^content-type: application/json" "$HEADERS"'
+	fi
+	# (under .htaccess only the errors Apache makes once it has found the
+	# directory are the room's: a body too large, not a request line)
+	req POST /api/register "$(head -c 70000 /dev/zero | tr '\0' a)"
+	check "$what: a body over 64 KB is Apache's 413, as JSON" \
+	    eval '[ "$STATUS" = 413 ] && jq -e ".success == false" <<<"$BODY" >/dev/null && grep -qi "^content-type: application/json" "$HEADERS"'
 	req GET /no-such-page.html
 	expect 404 '.success == false' "$what: a missing static page is a JSON 404"
 	req GET /
@@ -95,6 +102,15 @@ start_chatr CHATR_FRONT=apache CHATR_LIMIT_REQUESTS_IP=40/60 \
 check "Apache runs the room (no lighttpd)" \
     eval 'pgrep -f "apache2 -D FOREGROUND -f $T/var/apache.conf" >/dev/null && ! pgrep -f "lighttpd -D -f $T/var/" >/dev/null'
 pass "Apache (FastCGI)"
+# A route whose program cannot be reached (its socket gone): Apache's own
+# 503, as JSON, saying when to retry.
+mv "$T/var/run/health.sock" "$T/var/run/health.sock.away"
+req GET /api/health
+check "Apache (FastCGI): a route with no program behind it is a JSON 503 with Retry-After" \
+    eval '[ "$STATUS" = 503 ] && jq -e ".success == false" <<<"$BODY" >/dev/null && grep -qi "^retry-after: [0-9]" "$HEADERS" && grep -qi "^content-type: application/json" "$HEADERS"'
+mv "$T/var/run/health.sock.away" "$T/var/run/health.sock"
+req GET /api/health
+expect 200 '.success == true' "Apache (FastCGI): the route answers again once its socket is back"
 # A stream's spectator leaves: the relay lets the stream go.
 stop_chatr
 
@@ -111,4 +127,28 @@ check "CGI only: a stream is a chatr-sse-relay process" \
 stream_close s3
 check "CGI only: it ends within 40 s of its spectator leaving" \
     wait_for 40 eval '! pgrep -f "sse-relay/chatr-sse-relay\$" >/dev/null'
+stop_chatr
+
+# Shared hosting as it is: a plain Apache site that lets a directory bring
+# its own configuration (AllowOverride All), and the room in /chatr, laid
+# out by chatr-www -C with its two .htaccess files.
+start_chatr CHATR_VAR="$T/var-ht" CHATR_FRONT=apache CHATR_APACHE_CGI=htaccess CHATR_LIMIT_REQUESTS_IP=40/60 \
+    CHATR_LIMIT_MSG_UNVERIFIED=off CHATR_STATS_INTERVAL=1
+check ".htaccess: the server's config names nothing of chatr's" \
+    eval '! grep -qE "^[[:space:]]*(Include|Define|ScriptAlias|CGIPassAuth|SetEnv|Header|ErrorDocument)[[:space:]]" "$T/var-ht/apache.conf" && grep -q "AllowOverride All" "$T/var-ht/apache.conf"'
+room=$T/var-ht/htdocs/chatr
+check ".htaccess: the programs sit at their routes, and no other program" \
+    eval '[ -x "$room/api/register" ] && [ -x "$room/api/verify/complete" ] && [ -x "$room/api/stream" ] && [ -x "$room/metrics" ] && [ ! -e "$room/api/repl" ] && [ ! -e "$room/api/notfound" ]'
+BASE="$BASE/chatr"
+HTACCESS=1 pass "Apache (.htaccess)"
+req GET /skills.md
+check ".htaccess: skills.md gives the room's URL, in its directory" \
+    grep -q "^base_url: $BASE\$" <<<"$BODY"
+req GET /.htaccess
+expect 403 '.success == false' ".htaccess: the .htaccess is not served (a JSON 403)"
+req GET /api/verify
+expect 403 '.success == false' ".htaccess: a directory of the API is a JSON 403, not a redirect"
+req GET /metrics
+check ".htaccess: /metrics is the program's" \
+    eval '[ "$STATUS" = 200 ] && grep -q "^chatr_requests_total" <<<"$BODY"'
 stop_chatr
