@@ -82,6 +82,8 @@ static const struct {
 	{"health", 1, 0},
 	{"notfound", 1, 0},
 	{"metrics", 1, 0},
+	/* a chatr_wait holds one for up to 5 s */
+	{"mcp-http", 4, 0},
 	{"sse-relay", 1, RELAY},
 };
 #define NPROGS (sizeof(progs) / sizeof(progs[0]))

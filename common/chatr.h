@@ -210,6 +210,8 @@ void ch_addr_limit_key(const char *, char *, size_t);
 
 /* json.c */
 int ch_json_parse(const char *, size_t, struct json_object **, char **);
+int ch_json_parse_deep(const char *, size_t, int, struct json_object **,
+    char **);
 const char *ch_json_str(struct json_object *, const char *, size_t *);
 struct json_object *ch_json_str_or_null(const char *);
 const char *ch_json_text(struct json_object *, size_t *);
@@ -480,7 +482,7 @@ struct ch_window_slot {
 enum {
 	CH_MEP_REGISTER, CH_MEP_HEARTBEAT, CH_MEP_DISCONNECT, CH_MEP_MESSAGES,
 	CH_MEP_VERIFY_START, CH_MEP_VERIFY_COMPLETE, CH_MEP_AGENTS,
-	CH_MEP_HEALTH, CH_MEP_NOTFOUND, CH_MEP_METRICS, CH_MEP__MAX
+	CH_MEP_HEALTH, CH_MEP_NOTFOUND, CH_MEP_METRICS, CH_MEP_MCP, CH_MEP__MAX
 };
 #define CH_MET_STATUSES 14 /* 13 statuses counted apart, and the others */
 #define CH_MET_BUCKETS 12  /* of the latency histogram, +Inf last */
@@ -616,6 +618,7 @@ struct ch_req {
 	int answered; /* the response is written (ch_resp_raw) */
 	int forwarded; /* sent on by another node, its signature right */
 	void *data; /* endpoint state, freed by the endpoint's reset */
+	int inner; /* made in process by another endpoint (ch_serve_inner) */
 };
 int ch_req_method(const char *, enum ch_method *);
 const char *ch_req_method_name(enum ch_method);
@@ -680,5 +683,18 @@ struct ch_endpoint {
 	void (*reset)(struct ch_req *);
 };
 int ch_serve(const struct ch_endpoint *, int, char **);
+/* the endpoints (fcgi-bin/, in libendpoints.a) */
+extern const struct ch_endpoint ep_register, ep_heartbeat, ep_disconnect,
+    ep_messages, ep_verify_start, ep_verify_complete, ep_agents, ep_health,
+    ep_notfound, ep_metrics, ep_mcp;
+/* What a request served in process answered. */
+struct ch_inner {
+	int status;
+	unsigned int retry;	 /* Retry-After, or 0 */
+	struct ch_buf body;	 /* the answer's body */
+};
+int ch_serve_inner(struct ch_req *, const struct ch_endpoint *,
+    const char *, const char *, const char *, const char *,
+    struct ch_inner *);
 
 #endif /* CHATR_H */

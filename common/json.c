@@ -22,7 +22,7 @@ struct jscan {
 	const unsigned char *p;
 	const unsigned char *start;
 	const unsigned char *end;
-	int depth;
+	int depth, max_depth;
 	size_t members;	/* of every object, counted */
 	const char *err;
 };
@@ -167,7 +167,7 @@ jscan_word(struct jscan *s, const char *w)
 static int
 jscan_container(struct jscan *s, int close)
 {
-	if (++s->depth > CH_JSON_DEPTH)
+	if (++s->depth > s->max_depth)
 		return jscan_fail(s, "nested too deeply");
 	s->p++;
 	jscan_ws(s);
@@ -238,11 +238,13 @@ jscan_value(struct jscan *s)
  * allowed).  0 if so; else -1 with an allocated sentence in *cause.
  */
 static int
-json_check(const char *buf, size_t len, size_t *members, char **cause)
+json_check(const char *buf, size_t len, int depth, size_t *members,
+    char **cause)
 {
 	struct jscan s;
 
 	memset(&s, 0, sizeof(s));
+	s.max_depth = depth;
 	s.p = s.start = (const unsigned char *)buf;
 	s.end = s.p + len;
 	jscan_ws(&s);
@@ -291,6 +293,15 @@ int
 ch_json_parse(const char *buf, size_t len, struct json_object **out,
     char **cause)
 {
+	return ch_json_parse_deep(buf, len, CH_JSON_DEPTH, out, cause);
+}
+
+/* The same, with objects and arrays nested depth deep at most (a
+ * protocol's messages, such as MCP's, nest deeper than a request body). */
+int
+ch_json_parse_deep(const char *buf, size_t len, int depth,
+    struct json_object **out, char **cause)
+{
 	struct json_tokener *tok;
 	struct json_object *o;
 	size_t members;
@@ -299,10 +310,10 @@ ch_json_parse(const char *buf, size_t len, struct json_object **out,
 		*cause = ch_xstrdup("The request body is too large.");
 		return -1;
 	}
-	if (json_check(buf, len, &members, cause) != 0)
+	if (json_check(buf, len, depth, &members, cause) != 0)
 		return -1;
 	/* Valid by now: json-c only builds the objects. */
-	if ((tok = json_tokener_new_ex(CH_JSON_DEPTH + 1)) == NULL)
+	if ((tok = json_tokener_new_ex(depth + 1)) == NULL)
 		ch_fatal("json_tokener_new_ex failed");
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||

@@ -19,7 +19,7 @@
 /* The endpoints, as the label shows them (ch_endpoint.name). */
 static const char *const metric_eps[CH_MEP__MAX] = {
 	"register", "heartbeat", "disconnect", "messages", "verify-start",
-	"verify-complete", "agents", "health", "notfound", "metrics",
+	"verify-complete", "agents", "health", "notfound", "metrics", "mcp-http",
 };
 
 /* The statuses counted apart; any other is "other". */

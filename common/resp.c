@@ -60,7 +60,9 @@ ch_resp_typed(struct ch_req *req, int status, const char *type,
     const char *cache, const char *body, size_t len, const char *extra)
 {
 	struct ch_buf b = {0};
-	int nl = len == 0 || body[len - 1] != '\n';
+	/* a body ends in a newline; 202 and 204 have none at all */
+	int nl = status != 202 && status != 204 &&
+	    (len == 0 || body[len - 1] != '\n');
 	int ret;
 
 	req->answered = 1;

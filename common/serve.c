@@ -125,6 +125,50 @@ cgi_write(struct ch_req *req, const char *buf, size_t len)
 
 static const struct ch_io cgi_io = {cgi_param, cgi_read, cgi_write};
 
+/* A request made in process (ch_serve_inner): its parameters, its body,
+ * and what it answers. */
+struct inner_io {
+	const char *const *params; /* name, value, ..., NULL */
+	const char *body;
+	size_t len, off;
+	struct ch_buf out;
+};
+
+static const char *
+inner_param(struct ch_req *req, const char *name)
+{
+	const struct inner_io *io = req->io_arg;
+	size_t i;
+
+	for (i = 0; io->params[i] != NULL; i += 2)
+		if (strcmp(io->params[i], name) == 0)
+			return io->params[i + 1];
+	return NULL;
+}
+
+static ssize_t
+inner_read(struct ch_req *req, char *buf, size_t len)
+{
+	struct inner_io *io = req->io_arg;
+
+	if (len > io->len - io->off)
+		len = io->len - io->off;
+	memcpy(buf, io->body + io->off, len);
+	io->off += len;
+	return (ssize_t)len;
+}
+
+static int
+inner_write(struct ch_req *req, const char *buf, size_t len)
+{
+	struct inner_io *io = req->io_arg;
+
+	ch_buf_add(&io->out, buf, len);
+	return 0;
+}
+
+static const struct ch_io inner_io = {inner_param, inner_read, inner_write};
+
 /* Copy the request line facts out of the server's parameters. */
 static int
 serve_params(struct ch_req *req)
@@ -369,7 +413,9 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 	memset(&ac, 0, sizeof(ac));
 	ac.req = req;
 	ac.op = op;
-	ret = op->flags & CH_OP_NOLIMIT ? 0 : ch_window_hit(cfg, req->limkey,
+	/* a request made in process was counted as the one that made it */
+	ret = op->flags & CH_OP_NOLIMIT || req->inner ? 0 :
+	    ch_window_hit(cfg, req->limkey,
 	    &cfg->requests_ip, req->now, &ac.retry);
 	if (ret == CH_LIMITED)
 		return serve_limited(req, ac.retry);
@@ -381,7 +427,7 @@ serve_account(struct ch_req *req, const struct ch_op *op)
 	 * no presence (reads there do not count as activity). */
 	master = ch_repl_is_master(req->db);
 	ac.in_store = ret == ENOSYS && cfg->requests_ip.count > 0 &&
-	    !(op->flags & CH_OP_NOLIMIT) && master;
+	    !(op->flags & CH_OP_NOLIMIT) && !req->inner && master;
 	if (op->flags & CH_OP_AUTH) {
 		hdr = ch_req_param(req, "HTTP_AUTHORIZATION");
 		if (hdr != NULL && ch_auth_bearer(hdr, &key) == 0) {
@@ -632,11 +678,92 @@ serve_one(struct ch_req *req)
 	status = req->err != CH_ERR_OK ? (req->errstatus != 0 ?
 	    req->errstatus : ch_err_status(req->err)) :
 	    (req->status ? req->status : 200);
-	ch_metrics_request(req->cfg, serve_mep, status,
+	ch_metrics_request(req->cfg, req->inner ? ch_metrics_ep(req->ep->name) :
+	    serve_mep, status,
 	    ch_time_mono_us() - start_us);
 	ch_log_debug("%s %s %d %lldms", ch_req_method_name(req->method),
 	    req->path != NULL ? req->path : "-", status,
 	    (long long)(ch_time_mono_ms() - req->start));
+}
+
+/*
+ * Serve a request to endpoint ep in process, for the request outer that
+ * an endpoint of its own is serving (POST /mcp calls the REST endpoints
+ * so): method, the path with its query, the Authorization header (or
+ * NULL) and a JSON body (or NULL).  Everything applies as it would over
+ * HTTP -- checks, the agent's limits, bans, blocks, a replica's sending
+ * on -- except the per-address request limit, which counted outer.  The
+ * answer's status, Retry-After and body go to *ans (its body freed by
+ * the caller).  Returns 0.
+ */
+int
+ch_serve_inner(struct ch_req *outer, const struct ch_endpoint *ep,
+    const char *method, const char *target, const char *auth,
+    const char *body, struct ch_inner *ans)
+{
+	struct ch_req req;
+	struct inner_io io;
+	char *path, len[32];
+	const char *q, *p, *e;
+	const char *params[] = {
+		"REQUEST_METHOD", method,
+		"SCRIPT_NAME", NULL,
+		"QUERY_STRING", NULL,
+		"REMOTE_ADDR", outer->addr,
+		"CONTENT_TYPE", "application/json",
+		"CONTENT_LENGTH", len,
+		"HTTP_AUTHORIZATION", auth,
+		NULL,
+	};
+
+	memset(ans, 0, sizeof(*ans));
+	memset(&io, 0, sizeof(io));
+	q = strchr(target, '?');
+	path = q != NULL ? ch_xstrndup(target, (size_t)(q - target)) :
+	    ch_xstrdup(target);
+	params[3] = path;
+	params[5] = q != NULL ? q + 1 : "";
+	if (auth == NULL)
+		params[12] = NULL; /* the list ends before it */
+	io.params = params;
+	io.body = body != NULL ? body : "";
+	io.len = strlen(io.body);
+	snprintf(len, sizeof(len), "%zu", io.len);
+
+	memset(&req, 0, sizeof(req));
+	req.ep = ep;
+	req.cfg = outer->cfg;
+	req.db = outer->db;
+	req.io = &inner_io;
+	req.io_arg = &io;
+	req.id = outer->id;
+	req.inner = 1;
+	serve_one(&req);
+	ch_req_reset(&req);
+	free(path);
+
+	/* "Status: 200 OK\r\n...\r\n\r\nbody" */
+	p = io.out.data;
+	e = p != NULL ? p + io.out.len : NULL;
+	ans->status = 500;
+	if (p != NULL && io.out.len > 8 && strncmp(p, "Status: ", 8) == 0)
+		ans->status = atoi(p + 8);
+	while (p != NULL && p < e) {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+
+		if (nl == NULL)
+			break;
+		if (nl - p <= 1) { /* the blank line */
+			ch_buf_add(&ans->body, nl + 1, (size_t)(e - nl - 1));
+			break;
+		}
+		if ((size_t)(nl - p) > 12 && strncasecmp(p, "Retry-After:",
+		    12) == 0)
+			ans->retry = (unsigned int)strtoul(p + 12, NULL, 10);
+		p = nl + 1;
+	}
+	ch_buf_free(&io.out);
+	return 0;
 }
 
 static void

@@ -43,7 +43,7 @@
 
 #include "chatr.h"
 
-#define SHARED_MAGIC 0x63687335u /* "chs5" */
+#define SHARED_MAGIC 0x63687336u /* "chs6" */
 #define SHARED_FILE "shared-5"	 /* change both with the layout */
 #define SHARED_BOOT "/proc/sys/kernel/random/boot_id"
 

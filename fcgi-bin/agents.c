@@ -253,9 +253,3 @@ const struct ch_endpoint ep_agents = {
 	.path = "/api/agents",
 	.op = {[CH_GET] = &op_get},
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_agents, argc, argv);
-}

@@ -33,9 +33,3 @@ const struct ch_endpoint ep_disconnect = {
 	.path = "/api/disconnect",
 	.op = {[CH_POST] = &op_post},
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_disconnect, argc, argv);
-}

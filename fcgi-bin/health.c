@@ -80,9 +80,3 @@ const struct ch_endpoint ep_health = {
 	.path = "/api/health",
 	.op = {[CH_GET] = &op_get},
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_health, argc, argv);
-}

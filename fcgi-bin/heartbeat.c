@@ -28,9 +28,3 @@ const struct ch_endpoint ep_heartbeat = {
 	.path = "/api/heartbeat",
 	.op = {[CH_POST] = &op_post},
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_heartbeat, argc, argv);
-}

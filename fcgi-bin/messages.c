@@ -197,9 +197,3 @@ const struct ch_endpoint ep_messages = {
 	.op = {[CH_GET] = &op_get, [CH_POST] = &op_post},
 	.reset = messages_reset,
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_messages, argc, argv);
-}

@@ -39,9 +39,3 @@ const struct ch_endpoint ep_metrics = {
 	.path = "/metrics",
 	.op = {[CH_GET] = &op_get},
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_metrics, argc, argv);
-}

@@ -10,9 +10,3 @@ const struct ch_endpoint ep_notfound = {
 	.name = "notfound",
 	.path = NULL,
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_notfound, argc, argv);
-}

@@ -150,9 +150,3 @@ const struct ch_endpoint ep_register = {
 	.op = {[CH_POST] = &op_post},
 	.reset = register_reset,
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_register, argc, argv);
-}

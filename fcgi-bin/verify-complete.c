@@ -219,9 +219,3 @@ const struct ch_endpoint ep_verify_complete = {
 	.op = {[CH_POST] = &op_post},
 	.reset = complete_reset,
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_verify_complete, argc, argv);
-}

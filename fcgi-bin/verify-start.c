@@ -104,9 +104,3 @@ const struct ch_endpoint ep_verify_start = {
 	.path = "/api/verify/start",
 	.op = {[CH_POST] = &op_post},
 };
-
-int
-main(int argc, char **argv)
-{
-	return ch_serve(&ep_verify_start, argc, argv);
-}

@@ -139,9 +139,10 @@ mkdir -p "$dst/api/verify" "$dst/errors"
 # route that is not here is Apache's JSON 404; chatr-notfound is not
 # needed).
 for r in register heartbeat disconnect messages verify-start \
-    verify-complete agents health metrics; do
+    verify-complete agents health metrics mcp-http; do
 	case $r in
 	metrics) to=$dst/metrics ;;
+	mcp-http) to=$dst/mcp ;;
 	verify-*) to=$dst/api/verify/${r#verify-} ;;
 	*) to=$dst/api/$r ;;
 	esac
