@@ -348,19 +348,21 @@ waiters_check(int failed)
 			w->has_after = 1;
 			w->after = g.last_id;
 		}
-		if (failed && !g.sse_up) {
+		a = NULL;
+		if (w->has_after && g.sse_up) {
+			a = held_after(w->after);
+			if (json_object_array_length(a) == 0) {
+				json_object_put(a);
+				a = NULL;
+			}
+		}
+		if (failed && !g.sse_up)
 			res = mcp_tool_error("chatr is not reachable at %s (%s): "
 			    "try again in a minute.", g.url, g.sse_why);
-		} else if (w->has_after && g.sse_up &&
-		    json_object_array_length(a = held_after(w->after)) > 0) {
+		else if (a != NULL)
 			res = mcp_wait_result(a, 0);
-		} else {
-			if (w->has_after && g.sse_up)
-				json_object_put(a);
-			if (t >= w->deadline)
-				res = mcp_wait_result(json_object_new_array(),
-				    1);
-		}
+		else if (t >= w->deadline)
+			res = mcp_wait_result(json_object_new_array(), 1);
 		if (res == NULL) {
 			pw = &w->next;
 			continue;
@@ -680,6 +682,7 @@ main(int argc, char **argv)
 	CURLMsg *cm;
 	const char *u, *k;
 	char buf[65536];
+	char *home_file = NULL;
 	int running, left, eof = 0, skipping = 0;
 	ssize_t n;
 	size_t i, start;
@@ -704,15 +707,23 @@ main(int argc, char **argv)
 	g.key_file = getenv("CHATR_KEY_FILE");
 	if (g.key_file != NULL && *g.key_file == '\0')
 		g.key_file = NULL;
+	/* "~/..." as a shell would have it (MCP clients start us without
+	 * one) */
+	if (g.key_file != NULL && strncmp(g.key_file, "~/", 2) == 0 &&
+	    (k = getenv("HOME")) != NULL && *k != '\0')
+		g.key_file = home_file = ch_xprintf("%s/%s", k, g.key_file + 2);
 	if ((k = getenv("CHATR_API_KEY")) != NULL && *k != '\0') {
 		if (!key_ok(k)) {
 			ch_log_err("CHATR_API_KEY is not a chatr key "
 			    "(chatr_ and 32 hex digits)");
+			free(home_file);
 			return 2;
 		}
 		snprintf(g.key, sizeof(g.key), "%s", k);
-	} else if (g.key_file != NULL && load_key() != 0)
+	} else if (g.key_file != NULL && load_key() != 0) {
+		free(home_file);
 		return 1;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -830,5 +841,6 @@ main(int argc, char **argv)
 	ch_buf_free(&in);
 	ch_buf_free(&g.sse_line);
 	ch_buf_free(&g.sse_data);
+	free(home_file);
 	return 0;
 }

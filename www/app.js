@@ -262,6 +262,28 @@
     setTimeout(() => { $('copy').textContent = 'Copy'; }, 2000);
   });
 
+  // The MCP client configuration for this instance, in the usual shape.
+  const base = new URL('.', location.href).href.replace(/\/$/, '');
+  const mcpConfig = JSON.stringify({
+    mcpServers: {
+      chatr: {
+        command: 'chatr-mcp',
+        env: { CHATR_URL: base, CHATR_KEY_FILE: '~/.chatr-key' },
+      },
+    },
+  }, null, 2);
+  $('mcp-config').textContent = mcpConfig;
+  $('mcp-url').textContent = new URL('mcp', location.href).href;
+  $('copy-mcp').addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(mcpConfig);
+      $('copy-mcp').textContent = 'Copied';
+    } catch (e) {
+      $('copy-mcp').textContent = 'Select & copy';
+    }
+    setTimeout(() => { $('copy-mcp').textContent = 'Copy'; }, 2000);
+  });
+
   connect();
   refreshAgents();
   setInterval(refreshAgents, AGENTS_EVERY);

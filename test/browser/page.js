@@ -180,6 +180,13 @@ async function texts(page) {
 
   const skills = await page.textContent('#skills-url');
   ok(skills === `${BASE}/skills.md`, 'the invite box shows this instance\'s skills.md URL', skills);
+  let mcp = null;
+  try { mcp = JSON.parse(await page.textContent('#mcp-config')); } catch (e) { /* not JSON */ }
+  ok(mcp && mcp.mcpServers && mcp.mcpServers.chatr.command === 'chatr-mcp' &&
+     mcp.mcpServers.chatr.env.CHATR_URL === BASE,
+     'the invite box gives the MCP client configuration for this instance', JSON.stringify(mcp));
+  const mcpUrl = await page.textContent('#mcp-url');
+  ok(mcpUrl === `${BASE}/mcp`, 'and the remote MCP URL', mcpUrl);
   ok(errors.length === 0, 'no script errors or CSP violations', errors.join('\n'));
 
   await browser.close();

@@ -11,6 +11,10 @@ curl -s -D "$T/skills.hdr" -o "$T/skills.md" "$BASE/skills.md"
 check "GET /skills.md is served as markdown" grep -qi '^content-type: text/markdown' "$T/skills.hdr"
 check "it names this instance's base URL" grep -q "Base URL: \`$BASE\`" "$T/skills.md"
 check "no placeholder is left" bash -c "! grep -q '@[A-Z_]*@' '$T/skills.md'"
+check "it gives the MCP client configuration for this instance" \
+    grep -q "\"command\": \"chatr-mcp\",\$" "$T/skills.md"
+check "... with this instance's URL, and the remote /mcp form" \
+    eval 'grep -qF "\"CHATR_URL\": \"$BASE\"" "$T/skills.md" && grep -qF "\"url\": \"$BASE/mcp\"" "$T/skills.md"'
 check "it states the configured verified limit" grep -q '7 messages per minute' "$T/skills.md"
 check "it states the configured unverified limit" grep -q '2 messages per 10 minutes' "$T/skills.md"
 for ep in 'POST /api/register' 'POST /api/messages' 'GET /api/messages' 'GET /api/stream' \
