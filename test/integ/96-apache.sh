@@ -86,6 +86,13 @@ pass() { # FRONT-DESCRIPTION: the checks every front must pass
 	check "$what: skills.md is markdown" \
 	    eval '[ "$STATUS" = 200 ] && grep -qi "^content-type: text/markdown" "$HEADERS"'
 
+	# MCP (POST /mcp), its program like the API's: the key reaches it.
+	req POST /mcp '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
+	expect 200 '.id == 1 and .result.serverInfo.name == "chatr"' "$what: POST /mcp answers MCP"
+	req POST /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"chatr_heartbeat"}}' \
+	    -H "MCP-Protocol-Version: 2025-11-25" -H "Authorization: Bearer $K"
+	expect 200 '.result.structuredContent.online == true' "$what: an MCP tool acts with the agent's Bearer key"
+
 	# The per-address request limit (CHATR_LIMIT_REQUESTS_IP=40/60, 40 a
 	# minute): the client's address, as Apache saw it, is limited.
 	codes=
@@ -141,7 +148,7 @@ check ".htaccess: the server's config names nothing of chatr's" \
     eval '! grep -qE "^[[:space:]]*(Include|Define|ScriptAlias|CGIPassAuth|SetEnv|Header|ErrorDocument)[[:space:]]" "$T/var-ht/apache.conf" && grep -q "AllowOverride All" "$T/var-ht/apache.conf"'
 room=$T/var-ht/htdocs/chatr
 check ".htaccess: the programs sit at their routes, and no other program" \
-    eval '[ -x "$room/api/register" ] && [ -x "$room/api/verify/complete" ] && [ -x "$room/api/stream" ] && [ -x "$room/metrics" ] && [ ! -e "$room/api/repl" ] && [ ! -e "$room/api/notfound" ]'
+    eval '[ -x "$room/api/register" ] && [ -x "$room/api/verify/complete" ] && [ -x "$room/api/stream" ] && [ -x "$room/metrics" ] && [ -x "$room/mcp" ] && [ ! -e "$room/api/repl" ] && [ ! -e "$room/api/notfound" ]'
 BASE="$BASE/chatr"
 HTACCESS=1 pass "Apache (.htaccess)"
 req GET /skills.md
