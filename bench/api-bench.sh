@@ -12,6 +12,9 @@
 #   history    GET /api/messages (the newest 50)
 #   post       POST /api/messages (the 40 keys in turn; last, as it grows
 #              the store)
+# and, with ENDPOINTS naming them (chatr only: PEER=none), the same through
+# MCP (POST /mcp, 2026-07-28): mcp-list (tools/list), mcp-agents
+# (chatr_agents) and mcp-post (chatr_send, the 40 keys in turn).
 # For each run: requests/s, p50, p99, non-2xx; the CPU each part used (%
 # of one core: lighttpd, the FastCGI programs, the relay; node and
 # PostgreSQL for the peer) and the system calls each part made per request
@@ -144,6 +147,7 @@ run() {
 	history) mode=get path=/api/messages ;;
 	heartbeat) mode=heartbeat path= ;;
 	post) mode=post path= ;;
+	mcp-*) mode=mcp path= ;;
 	esac
 	local perfs=()
 	for p in $parts; do
@@ -156,7 +160,7 @@ run() {
 			perfs+=($!)
 		fi
 	done
-	WRK_MODE=$mode WRK_PATH=$path WRK_KEYS=$keys wrk -t2 -c"$c" \
+	WRK_MODE=$mode WRK_PATH=$path WRK_KEYS=$keys WRK_TOOL=${ep#mcp-} wrk -t2 -c"$c" \
 	    -d"${secs}s" -s "$here/api.lua" "$base" >"$T/wrk.out" 2>&1
 	[ ${#perfs[@]} -gt 0 ] && wait "${perfs[@]}"
 	local line req

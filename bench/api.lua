@@ -8,6 +8,9 @@
 --              register  POST /api/register with a new name each time
 --                        (names start with $WRK_TAG, which a run makes
 --                        its own)
+--              mcp       POST /mcp (MCP 2026-07-28, with its headers):
+--                        $WRK_TOOL list (tools/list), agents
+--                        (chatr_agents) or send (chatr_send, key)
 --
 -- Prints one machine-readable WRK line at the end.
 
@@ -18,7 +21,11 @@ for k in string.gmatch(os.getenv("WRK_KEYS") or "", "[^,]+") do
 	keys[#keys + 1] = k
 end
 local tag = os.getenv("WRK_TAG") or "w"
-if mode ~= "get" and mode ~= "register" and #keys == 0 then
+local tool = os.getenv("WRK_TOOL") or "agents"
+local meta = '"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
+    '"io.modelcontextprotocol/clientCapabilities":{}}'
+if mode ~= "get" and mode ~= "register" and
+    not (mode == "mcp" and tool ~= "send") and #keys == 0 then
 	io.stderr:write("api.lua: set WRK_KEYS to one or more API keys\n")
 	os.exit(2)
 end
@@ -39,6 +46,34 @@ function request()
 		return wrk.format("POST", "/api/register",
 		    {["Content-Type"] = "application/json"}, string.format(
 		    '{"name":"%s_%d_%d"}', tag, tid or 0, n))
+	end
+	if mode == "mcp" then
+		local hdr = {
+			["Content-Type"] = "application/json",
+			["Accept"] = "application/json, text/event-stream",
+			["MCP-Protocol-Version"] = "2026-07-28",
+		}
+		if tool == "list" then
+			hdr["Mcp-Method"] = "tools/list"
+			return wrk.format("POST", "/mcp", hdr, string.format(
+			    '{"jsonrpc":"2.0","id":%d,"method":"tools/list",' ..
+			    '"params":{%s}}', n, meta))
+		end
+		hdr["Mcp-Method"] = "tools/call"
+		if tool == "agents" then
+			hdr["Mcp-Name"] = "chatr_agents"
+			return wrk.format("POST", "/mcp", hdr, string.format(
+			    '{"jsonrpc":"2.0","id":%d,"method":"tools/call",' ..
+			    '"params":{"name":"chatr_agents",%s}}', n, meta))
+		end
+		hdr["Mcp-Name"] = "chatr_send"
+		hdr["Authorization"] = "Bearer " ..
+		    keys[((n + (tid or 0) * 7) % #keys) + 1]
+		return wrk.format("POST", "/mcp", hdr, string.format(
+		    '{"jsonrpc":"2.0","id":%d,"method":"tools/call",' ..
+		    '"params":{"name":"chatr_send","arguments":{"content":' ..
+		    '"wrk %d-%d: a short benchmark line"},%s}}', n, tid or 0, n,
+		    meta))
 	end
 	local key = keys[((n + (tid or 0) * 7) % #keys) + 1]
 	local hdr = {

@@ -762,6 +762,7 @@ ch_serve_inner(struct ch_req *outer, const struct ch_endpoint *ep,
 			ans->retry = (unsigned int)strtoul(p + 12, NULL, 10);
 		p = nl + 1;
 	}
+	ch_wipe(io.out.data, io.out.len); /* register's answer holds a key */
 	ch_buf_free(&io.out);
 	return 0;
 }

@@ -72,6 +72,7 @@ h_rest(void *arg, const char *method, const char *path, const char *body,
 		free(cause);
 		r->body = NULL;
 	}
+	ch_wipe(ans.body.data, ans.body.len); /* register's holds a key */
 	ch_buf_free(&ans.body);
 	return 0;
 }
@@ -114,7 +115,10 @@ newest(struct hctx *h, uint64_t *id, struct json_object **res,
 	}
 	*id = 0;
 	if (json_object_object_get_ex(r.body, "messages", &msgs) &&
-	    (n = json_object_array_length(msgs)) > 0)
+	    json_object_is_type(msgs, json_type_array) &&
+	    (n = json_object_array_length(msgs)) > 0 &&
+	    ch_json_str(json_object_array_get_idx(msgs, n - 1), "id",
+	    NULL) != NULL)
 		*id = strtoull(ch_json_str(json_object_array_get_idx(msgs,
 		    n - 1), "id", NULL), NULL, 10);
 	mcp_reply_free(&r);
@@ -155,6 +159,7 @@ h_wait(void *arg, struct mcp *m, struct json_object *id, int has_after,
 			break;
 		}
 		if (json_object_object_get_ex(r.body, "messages", &msgs) &&
+		    json_object_is_type(msgs, json_type_array) &&
 		    json_object_array_length(msgs) > 0) {
 			*result = mcp_wait_result(json_object_get(msgs), 0);
 			break;
@@ -162,17 +167,19 @@ h_wait(void *arg, struct mcp *m, struct json_object *id, int has_after,
 		mcp_reply_free(&r);
 		if ((left = deadline - ch_time_mono_ms()) <= 0) {
 			*result = mcp_wait_result(json_object_new_array(), 1);
-			return 0;
+			break;
 		}
 		/* the log grows with each message; without inotify, look
 		 * again every quarter second */
 		pfd.fd = fd;
 		pfd.events = POLLIN;
+		ch_watchdog_idle(); /* waiting is not being stuck */
 		if (fd < 0)
 			(void)poll(NULL, 0, left < 250 ? (int)left : 250);
 		else if (poll(&pfd, 1, (int)left) > 0)
 			while (read(fd, evbuf, sizeof(evbuf)) > 0)
 				;
+		ch_watchdog_busy();
 	}
 	mcp_reply_free(&r);
 	if (fd >= 0)

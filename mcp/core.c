@@ -77,6 +77,9 @@ envelope(struct json_object *id)
 	return o;
 }
 
+static struct json_object *error_resp(struct mcp *, struct json_object *,
+    int, int, struct json_object *, const char *, ...) CH_PRINTF(6, 7);
+
 /* An error response; data (consumed) may be NULL.  status: HTTP's. */
 static struct json_object *
 error_resp(struct mcp *m, struct json_object *id, int code, int status,
@@ -280,7 +283,16 @@ check_args(const struct mcp_tool *t, struct json_object *args)
 	char *why = NULL;
 	size_t i;
 
-	schema = json_tokener_parse(t->input_schema);
+	/* each tool's schema, parsed once */
+	static struct json_object *parsed[16];
+	size_t ti = (size_t)(t - mcp_tools);
+
+	if (ti >= sizeof(parsed) / sizeof(parsed[0]))
+		ch_fatal("more tools than check_args holds");
+	if (parsed[ti] == NULL &&
+	    (parsed[ti] = json_tokener_parse(t->input_schema)) == NULL)
+		ch_fatal("tool %s: bad input schema", t->name);
+	schema = parsed[ti];
 	json_object_object_get_ex(schema, "properties", &props);
 	json_object_object_foreach(args, key, val) {
 		if (!json_object_object_get_ex(props, key, &p)) {
@@ -337,7 +349,6 @@ check_args(const struct mcp_tool *t, struct json_object *args)
 			}
 		}
 out:
-	json_object_put(schema);
 	return why;
 }
 
@@ -362,7 +373,8 @@ do_tools_call(struct mcp *m, struct json_object *id, const char *version,
 			t = &mcp_tools[i];
 	if (t == NULL)
 		return error_resp(m, id, MCP_INVALID_PARAMS, 400, NULL,
-		    "Unknown tool: %.64s (tools/list names them)", name);
+		    "Unknown tool: %.*s (tools/list names them)",
+		    mcp_clip(name, 64), name);
 	if (m->hdr_name != NULL && strcmp(m->hdr_name, name) != 0)
 		return error_resp(m, id, MCP_HEADER_MISMATCH, 400, NULL,
 		    "Header mismatch: Mcp-Name does not match params.name");
@@ -484,28 +496,36 @@ handle_one(struct mcp *m, struct json_object *msg)
 {
 	struct json_object *v, *id = NULL, *params = NULL, *err;
 	const char *method, *ver;
-	int has_id;
+	int has_id, good_id;
+	int64_t n;
 
+	/* a response (to what? chatr sends no requests): nothing to say */
+	if (!json_object_object_get_ex(msg, "method", NULL) &&
+	    (json_object_object_get_ex(msg, "result", NULL) ||
+	    json_object_object_get_ex(msg, "error", NULL))) {
+		m->http_status = 202;
+		return NULL;
+	}
+	/* an id is echoed exactly: a string, or an integer json-c holds as
+	 * it was written (it pins those beyond 64 bits to the limits; any
+	 * client's ids are far inside JavaScript's 2^53) */
+	has_id = json_object_object_get_ex(msg, "id", &id);
+	good_id = has_id && (json_object_is_type(id, json_type_string) ||
+	    (json_object_is_type(id, json_type_int) &&
+	    (n = json_object_get_int64(id)) > -(INT64_C(1) << 53) &&
+	    n < (INT64_C(1) << 53)));
+	if (has_id && !good_id)
+		return error_resp(m, NULL, MCP_INVALID_REQUEST, 400, NULL,
+		    "Invalid Request: \"id\" must be a string or an integer "
+		    "(of at most 53 bits)");
 	if (!json_object_object_get_ex(msg, "jsonrpc", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
 	    strcmp(json_object_get_string(v), "2.0") != 0)
-		return error_resp(m, NULL, MCP_INVALID_REQUEST, 400, NULL,
+		return error_resp(m, id, MCP_INVALID_REQUEST, 400, NULL,
 		    "Invalid Request: \"jsonrpc\" must be \"2.0\"");
-	has_id = json_object_object_get_ex(msg, "id", &id);
-	if (has_id && !json_object_is_type(id, json_type_string) &&
-	    !json_object_is_type(id, json_type_int))
-		return error_resp(m, NULL, MCP_INVALID_REQUEST, 400, NULL,
-		    "Invalid Request: \"id\" must be a string or an integer");
-	if (!json_object_object_get_ex(msg, "method", &v)) {
-		/* a response: chatr sends no requests, so none is awaited */
-		if (json_object_object_get_ex(msg, "result", NULL) ||
-		    json_object_object_get_ex(msg, "error", NULL)) {
-			m->http_status = 202;
-			return NULL;
-		}
-		return error_resp(m, has_id ? id : NULL, MCP_INVALID_REQUEST,
-		    400, NULL, "Invalid Request: no \"method\"");
-	}
+	if (!json_object_object_get_ex(msg, "method", &v))
+		return error_resp(m, id, MCP_INVALID_REQUEST, 400, NULL,
+		    "Invalid Request: no \"method\"");
 	if (!json_object_is_type(v, json_type_string))
 		return error_resp(m, has_id ? id : NULL, MCP_INVALID_REQUEST,
 		    400, NULL, "Invalid Request: \"method\" must be a string");
@@ -560,7 +580,7 @@ handle_one(struct mcp *m, struct json_object *msg)
 		return do_tools_call(m, id, ver, params);
 	return error_resp(m, id, MCP_METHOD_NOT_FOUND,
 	    strcmp(ver, MCP_MODERN) == 0 ? 404 : 400, NULL,
-	    "Method not found: %.64s", method);
+	    "Method not found: %.*s", mcp_clip(method, 64), method);
 }
 
 struct json_object *
@@ -598,10 +618,14 @@ mcp_handle(struct mcp *m, const char *buf, size_t len)
 		    "message at a time)");
 	}
 	if (i == len || buf[i] != '{') {
-		/* a number, a string...: valid JSON, not a message */
+		/* a number, a string...: valid JSON, not a message (json-c
+		 * needs the end to know a number ended) */
+		char *copy = ch_xstrndup(buf, len);
+
 		if ((tok = json_tokener_new_ex(MCP_DEPTH + 1)) == NULL)
 			ch_fatal("json_tokener_new_ex failed");
-		msg = json_tokener_parse_ex(tok, buf, (int)len);
+		msg = json_tokener_parse_ex(tok, copy, (int)len + 1);
+		free(copy);
 		i = msg != NULL && json_tokener_get_error(tok) ==
 		    json_tokener_success;
 		json_tokener_free(tok);

@@ -129,6 +129,8 @@ struct json_object *mcp_wait_result(struct json_object *messages,
 /* The sentence for a REST call that failed (status not 2xx, or none). */
 struct json_object *mcp_rest_error(const struct mcp_backend *,
     const struct mcp_reply *);
+/* How many bytes of s to show in at most max, not cutting a character. */
+int mcp_clip(const char *s, size_t max);
 /* JSON text of o for a single line (no raw newline; '<' escaped). */
 const char *mcp_text(struct json_object *o, size_t *len);
 

@@ -52,6 +52,8 @@ struct waiter {
 
 static struct {
 	char url[512];
+	char shown[512];	/* the URL without any user:password@ */
+	char curl_err[CURL_ERROR_SIZE];
 	char key[64];
 	const char *key_file;
 	CURL *rest;
@@ -60,7 +62,7 @@ static struct {
 	struct curl_slist *sse_hdrs;
 	struct ch_buf sse_line; /* the stream's partial line */
 	struct ch_buf sse_data; /* the event's data lines */
-	char sse_id[32];
+	int sse_toobig;		/* the event being read is dropped */
 	int sse_up;		/* the history event came */
 	int64_t sse_retry_at;	/* monotonic ms: open it again then */
 	int sse_backoff;	/* ms */
@@ -123,7 +125,8 @@ rest(void *ctx, const char *method, const char *path, const char *body,
 {
 	struct curl_slist *h = NULL;
 	struct body bd;
-	char *url, auth[96], err[CURL_ERROR_SIZE] = "";
+	char *url, auth[96];
+	char *err = g.curl_err;
 	CURLcode cc;
 	long status = 0;
 	char *cause = NULL;
@@ -131,6 +134,7 @@ rest(void *ctx, const char *method, const char *path, const char *body,
 	(void)ctx;
 	memset(r, 0, sizeof(*r));
 	memset(&bd, 0, sizeof(bd));
+	err[0] = '\0';
 	url = ch_xprintf("%s%s", g.url, path);
 	curl_easy_reset(g.rest);
 	curl_easy_setopt(g.rest, CURLOPT_URL, url);
@@ -156,7 +160,11 @@ rest(void *ctx, const char *method, const char *path, const char *body,
 	}
 	curl_easy_setopt(g.rest, CURLOPT_HTTPHEADER, h);
 	cc = curl_easy_perform(g.rest);
+	/* the handle keeps no pointer to what is freed now */
+	curl_easy_setopt(g.rest, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(g.rest, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(h);
+	ch_wipe(auth, sizeof(auth));
 	free(url);
 	if (cc != CURLE_OK) {
 		snprintf(r->why, sizeof(r->why), "%s",
@@ -172,6 +180,7 @@ rest(void *ctx, const char *method, const char *path, const char *body,
 		free(cause);
 		r->body = NULL;
 	}
+	ch_wipe(bd.b.data, bd.b.len); /* register's answer holds the key */
 	ch_buf_free(&bd.b);
 	if (r->body == NULL && r->status >= 200 && r->status < 300) {
 		r->status = 0;
@@ -202,51 +211,57 @@ keep_key(void *ctx, const char *key, char *where, size_t wlen, char *why,
     size_t ylen)
 {
 	char *tmp;
-	int fd;
+	int fd, err;
 	size_t n;
 
 	(void)ctx;
+	(void)why;
+	(void)ylen;
 	if (!key_ok(key)) {
 		snprintf(why, ylen, "chatr answered a malformed key");
 		return -1;
 	}
+	/* the agent exists now: whatever becomes of the file, this process
+	 * acts as it */
+	memcpy(g.key, key, 39);
+	g.beat_at = now_ms() + HEARTBEAT_S * 1000;
 	if (g.key_file == NULL) {
-		snprintf(g.key, sizeof(g.key), "%s", key);
 		snprintf(where, wlen, "in this chatr-mcp process only (set "
 		    "CHATR_KEY_FILE to keep it across restarts)");
 		return 0;
 	}
 	/* a file of its own, written whole and renamed into place */
 	tmp = ch_xprintf("%s.tmp.%ld", g.key_file, (long)getpid());
+	(void)unlink(tmp); /* one a crash left */
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) <
 	    0) {
-		snprintf(why, ylen, "cannot create %s: %s", tmp,
-		    strerror(errno));
-		free(tmp);
-		return -1;
+		err = errno;
+		goto fail;
 	}
 	n = strlen(key);
 	if (write(fd, key, n) != (ssize_t)n || write(fd, "\n", 1) != 1 ||
 	    fsync(fd) != 0) {
-		snprintf(why, ylen, "cannot write %s: %s", tmp,
-		    strerror(errno));
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-		return -1;
+		err = errno != 0 ? errno : EIO;
+		(void)close(fd);
+		(void)unlink(tmp);
+		goto fail;
 	}
 	if (close(fd) != 0 || rename(tmp, g.key_file) != 0) {
-		snprintf(why, ylen, "cannot put the key in %s: %s",
-		    g.key_file, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return -1;
+		err = errno;
+		(void)unlink(tmp);
+		goto fail;
 	}
 	free(tmp);
-	snprintf(g.key, sizeof(g.key), "%s", key);
 	snprintf(where, wlen, "in %s (mode 0600)", g.key_file);
 	ch_log_info("registered; the key is in %s", g.key_file);
-	g.beat_at = now_ms() + HEARTBEAT_S * 1000;
+	return 0;
+fail:
+	ch_log_err("registered, but the key could not be written to %s: %s",
+	    g.key_file, strerror(err));
+	snprintf(where, wlen, "in this chatr-mcp process only: it could not "
+	    "be written to %s (%s), so a restart loses it", g.key_file,
+	    strerror(err));
+	free(tmp);
 	return 0;
 }
 
@@ -290,8 +305,26 @@ static uint64_t
 msg_id(struct json_object *m)
 {
 	const char *s = ch_json_str(m, "id", NULL);
+	unsigned long long v;
+	char *end;
 
-	return s != NULL ? strtoull(s, NULL, 10) : 0;
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	return errno != 0 || *end != '\0' || *s == '-' ? 0 : v;
+}
+
+/* The "messages" array of a REST answer (borrowed), or NULL. */
+static struct json_object *
+messages_of(struct json_object *body)
+{
+	struct json_object *a;
+
+	if (body == NULL || !json_object_object_get_ex(body, "messages", &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return NULL;
+	return a;
 }
 
 /* Messages held newer than after, oldest first (a new array). */
@@ -358,7 +391,7 @@ waiters_check(int failed)
 		}
 		if (failed && !g.sse_up)
 			res = mcp_tool_error("chatr is not reachable at %s (%s): "
-			    "try again in a minute.", g.url, g.sse_why);
+			    "try again in a minute.", g.shown, g.sse_why);
 		else if (a != NULL)
 			res = mcp_wait_result(a, 0);
 		else if (t >= w->deadline)
@@ -424,6 +457,15 @@ sse_event(const char *data, size_t len)
 	if (strcmp(type, "history") == 0 &&
 	    json_object_is_type(d, json_type_array)) {
 		n = json_object_array_length(d);
+		/* ids below what was seen: the instance's store was put back
+		 * (a restore) and the relay starts afresh; so does this */
+		if (!g.sse_up && n > 0 && msg_id(json_object_array_get_idx(d,
+		    n - 1)) < g.last_id) {
+			ch_log_warn("the room's ids went back; starting afresh");
+			json_object_put(g.held);
+			g.held = json_object_new_array();
+			g.last_id = g.cover = 0;
+		}
 		/* a first history of 100 says nothing older is held */
 		if (!g.sse_up && g.last_id == 0 && n > 0)
 			g.cover = msg_id(json_object_array_get_idx(d, 0)) - 1;
@@ -451,11 +493,17 @@ sse_line(const char *p, size_t n)
 	if (n > 0 && p[n - 1] == '\r')
 		n--;
 	if (n == 0) {
-		if (g.sse_data.len > 0)
+		if (g.sse_toobig)
+			ch_log_warn("the stream sent an event too large; "
+			    "dropped");
+		else if (g.sse_data.len > 0)
 			sse_event(g.sse_data.data, g.sse_data.len);
 		ch_buf_reset(&g.sse_data);
+		g.sse_toobig = 0;
 		return;
 	}
+	if (g.sse_toobig)
+		return;
 	if (n >= 5 && memcmp(p, "data:", 5) == 0) {
 		p += 5;
 		n -= 5;
@@ -463,10 +511,14 @@ sse_line(const char *p, size_t n)
 			p++;
 			n--;
 		}
+		/* an event larger than any of chatr's is dropped whole */
+		if (g.sse_data.len + 1 + n > BODY_MAX) {
+			g.sse_toobig = 1;
+			return;
+		}
 		if (g.sse_data.len > 0)
 			ch_buf_add(&g.sse_data, "\n", 1);
-		if (g.sse_data.len + n <= BODY_MAX)
-			ch_buf_add(&g.sse_data, p, n);
+		ch_buf_add(&g.sse_data, p, n);
 	}
 	/* id:, retry: and comments: the ids are in the messages */
 }
@@ -574,20 +626,35 @@ wait_for(void *ctx, struct mcp *m, struct json_object *id, int has_after,
 	char path[96];
 
 	(void)ctx;
-	/* older than what the stream holds: the store has it */
+	/* no after: newer than the newest now, which the store knows while
+	 * the stream is not up yet */
+	if (!has_after && !g.sse_up) {
+		if (rest(NULL, "GET", "/api/messages?limit=1", NULL, 0, &r) !=
+		    0 || r.status != 200 || (msgs = messages_of(r.body)) ==
+		    NULL) {
+			*result = mcp_rest_error(m->be, &r);
+			mcp_reply_free(&r);
+			return 0;
+		}
+		has_after = 1;
+		after = json_object_array_length(msgs) > 0 ?
+		    msg_id(json_object_array_get_idx(msgs,
+		    json_object_array_length(msgs) - 1)) : 0;
+		mcp_reply_free(&r);
+	}
+	/* older than what the stream holds: the store has it (and a wait
+	 * that cannot ask it fails rather than skip what it holds) */
 	if (has_after && (g.last_id == 0 || after < g.cover)) {
 		snprintf(path, sizeof(path),
 		    "/api/messages?after=%llu&limit=100",
 		    (unsigned long long)after);
 		if (rest(NULL, "GET", path, NULL, 0, &r) != 0 ||
-		    r.status != 200) {
-			if (g.last_id == 0 && r.status == 0) {
-				*result = mcp_rest_error(m->be, &r);
-				mcp_reply_free(&r);
-				return 0;
-			}
-		} else if (json_object_object_get_ex(r.body, "messages",
-		    &msgs) && json_object_array_length(msgs) > 0) {
+		    r.status != 200 || (msgs = messages_of(r.body)) == NULL) {
+			*result = mcp_rest_error(m->be, &r);
+			mcp_reply_free(&r);
+			return 0;
+		}
+		if (json_object_array_length(msgs) > 0) {
 			res = mcp_wait_result(json_object_get(msgs), 0);
 			mcp_reply_free(&r);
 			*result = res;
@@ -603,10 +670,8 @@ wait_for(void *ctx, struct mcp *m, struct json_object *id, int has_after,
 	w->deadline = now_ms() + (int64_t)timeout_s * 1000;
 	w->next = g.waiters;
 	g.waiters = w;
-	if (g.sse == NULL) {
-		g.sse_retry_at = 0;
+	if (g.sse == NULL && now_ms() >= g.sse_retry_at)
 		sse_open();
-	}
 	waiters_check(0);
 	return 1;
 }
@@ -645,11 +710,38 @@ presence(const char *path)
 
 /* --- the loop ------------------------------------------------------------ */
 
+/* The URL as results and the log show it: without a user:password@. */
+static void
+shown_url(void)
+{
+	const char *p = strstr(g.url, "://") + 3, *at = NULL, *q;
+
+	for (q = p; *q != '\0' && *q != '/'; q++)
+		if (*q == '@')
+			at = q;
+	if (at == NULL)
+		snprintf(g.shown, sizeof(g.shown), "%s", g.url);
+	else
+		snprintf(g.shown, sizeof(g.shown), "%.*s%s", (int)(p - g.url),
+		    g.url, at + 1);
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: chatr-mcp (settings in the environment: "
 	    "CHATR_URL, and CHATR_API_KEY or CHATR_KEY_FILE)\n");
+}
+
+/* Whether a read of stdin would not block: data, or its end (curl's
+ * wait reports only POLLIN of the descriptors it is given). */
+static int
+stdin_ready(void)
+{
+	struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+
+	return poll(&p, 1, 0) > 0 &&
+	    (p.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 static void
@@ -673,7 +765,7 @@ main(int argc, char **argv)
 		.cancel = cancel,
 		.reveal_key = 0,
 		.wait_max = 60,
-		.url = g.url,
+		.url = g.shown,
 		.transport = "stdio",
 	};
 	struct sigaction sa;
@@ -704,6 +796,7 @@ main(int argc, char **argv)
 	snprintf(g.url, sizeof(g.url), "%s", u);
 	while (strlen(g.url) > 8 && g.url[strlen(g.url) - 1] == '/')
 		g.url[strlen(g.url) - 1] = '\0';
+	shown_url();
 	g.key_file = getenv("CHATR_KEY_FILE");
 	if (g.key_file != NULL && *g.key_file == '\0')
 		g.key_file = NULL;
@@ -730,6 +823,9 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = onsignal;
+	/* a second signal ends it at once, even in a write to a client
+	 * that stopped reading */
+	sa.sa_flags = SA_RESETHAND;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -742,10 +838,7 @@ main(int argc, char **argv)
 	}
 	g.held = json_object_new_array();
 	mcp_init(&g.mcp, &be, NULL);
-	if (fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) |
-	    O_NONBLOCK) != 0)
-		ch_log_warn("stdin: %s", strerror(errno));
-	ch_log_info("serving %s over stdio (%s, %s)", g.url, MCP_MODERN,
+	ch_log_info("serving %s over stdio (%s, %s)", g.shown, MCP_MODERN,
 	    MCP_LEGACY);
 	if (g.key[0] != '\0')
 		presence("/api/heartbeat");
@@ -769,15 +862,17 @@ main(int argc, char **argv)
 			if (cm->msg == CURLMSG_DONE && cm->easy_handle == g.sse)
 				sse_done(cm->data.result);
 
-		/* stdin: every whole line is a message */
-		while (!eof && (n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
-			if (n < 0) {
-				if (errno != EAGAIN && errno != EINTR) {
-					ch_log_err("stdin: %s", strerror(errno));
-					eof = 1;
-				}
-				break;
-			}
+		/* stdin: every whole line is a message (one read when poll
+		 * says there is something: stdin stays blocking, as it may
+		 * share its file with stdout) */
+		n = -1;
+		if (stdin_ready() &&
+		    (n = read(STDIN_FILENO, buf, sizeof(buf))) < 0 &&
+		    errno != EINTR && errno != EAGAIN) {
+			ch_log_err("stdin: %s", strerror(errno));
+			eof = 1;
+		}
+		if (n > 0) {
 			start = 0;
 			for (i = 0; i < (size_t)n; i++) {
 				if (buf[i] != '\n')

@@ -204,26 +204,54 @@ mcp_tool_error(const char *fmt, ...)
 	return r;
 }
 
-/* The REST answer's own sentence, or NULL. */
-static const char *
+int
+mcp_clip(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return (int)n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return (int)max;
+}
+
+/* The REST answer's own sentence (a new string, at most a few hundred
+ * bytes: what a model reads of an instance's words), or NULL. */
+static char *
 rest_sentence(const struct mcp_reply *r)
 {
-	if (r->body == NULL)
+	const char *s;
+
+	if (r->body == NULL || (s = ch_json_str(r->body, "error", NULL)) ==
+	    NULL)
 		return NULL;
-	return ch_json_str(r->body, "error", NULL);
+	return ch_xstrndup(s, (size_t)mcp_clip(s, 300));
 }
+
+static struct json_object *rest_error(const struct mcp_backend *,
+    const struct mcp_reply *, const char *);
 
 struct json_object *
 mcp_rest_error(const struct mcp_backend *be, const struct mcp_reply *r)
 {
-	const char *s = rest_sentence(r);
+	char *said = rest_sentence(r);
+	struct json_object *res;
+
+	res = rest_error(be, r, said != NULL ? said : "no reason given");
+	free(said);
+	return res;
+}
+
+static struct json_object *
+rest_error(const struct mcp_backend *be, const struct mcp_reply *r,
+    const char *s)
+{
 	struct json_object *v;
 
 	if (r->status == 0)
 		return mcp_tool_error("chatr is not reachable at %s (%s): "
 		    "try again in a minute.", be->url, r->why);
-	if (s == NULL)
-		s = "no reason given";
 	switch (r->status) {
 	case 429:
 		return mcp_tool_error("rate limited: retry in %u s (%s)",

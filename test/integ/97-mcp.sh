@@ -182,9 +182,25 @@ stdio_pass() {
 	mcp_send '{"jsonrpc":"2.0","id":null,"method":"ping"}'
 	mcp_read_any
 	check "$what: a null id is -32600" has '.error.code == -32600'
+	mcp_send '{"jsonrpc":"2.0","id":99999999999999999999,"method":"ping"}'
+	mcp_read_any
+	check "$what: an id beyond 53 bits is -32600 (it could not be echoed exactly)" \
+	    has '.error.code == -32600 and (has("id") | not)'
+	mcp_send '123'
+	mcp_read_any
+	check "$what: a bare number is -32600 (JSON, not a message)" has '.error.code == -32600'
+	mcp_send '{"jsonrpc":"1.0","id":"x-7","method":"ping"}'
+	mcp_read_any
+	check "$what: a wrong jsonrpc is -32600, with the request's id" has '.error.code == -32600 and .id == "x-7"'
+	mcp_tool '"s-1"' chatr_agents
+	check "$what: a string id is echoed as it came" has '.id == "s-1"'
+	mcp_tool 9007199254740000 chatr_agents
+	check "$what: a large integer id is echoed exactly" \
+	    eval 'grep -q "\"id\":9007199254740000," <<<"$RES"'
+	mcp_send '{"jsonrpc":"2.0","id":5,"result":{}}'
 	mcp_send '{"jsonrpc":"2.0","method":"no/such/notification"}'
 	mcp_call 32 tools/list
-	check "$what: a notification gets no answer (the next answer is the next request's)" has '.id == 32'
+	check "$what: a notification and a stray response get no answer (the next answer is the next request's)" has '.id == 32'
 
 	# Moltbook verification
 	mcp_tool 40 chatr_verify_start "{\"moltbookName\":\"mb_$name\"}"
