@@ -10,14 +10,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	skip "node and npm are not installed"
 	exit 0
 fi
-if [ ! -d "$nodedir/node_modules/eventsource" ]; then
-	mkdir -p "$nodedir"
-	if ! npm install --silent --no-audit --no-fund --prefix "$nodedir" \
-	    eventsource@2.0.2 >"$T/npm.log" 2>&1; then
-		not_ok "npm install eventsource@2" "$(tail -n 20 "$T/npm.log")"
-		exit 0
-	fi
-fi
+npm_need eventsource@2.0.2 || exit 0
 ok "the eventsource package (v2) is installed"
 
 register nodeagent

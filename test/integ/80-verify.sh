@@ -12,11 +12,7 @@ if ! command -v node >/dev/null; then
 	skip "node is not installed: no fake Moltbook"
 	exit 0
 fi
-node "$top_srcdir/test/fake-moltbook/server.js" "$T/fake.port" 2>"$T/fake.err" &
-FAKEPID=$!
-wait_for 10 test -s "$T/fake.port"
-FAKE=http://127.0.0.1:$(cat "$T/fake.port")
-trap 'kill $FAKEPID 2>/dev/null; finish' EXIT
+fake_moltbook
 
 # fake_profile NAME ANSWER-JSON
 fake_profile() {

@@ -10,21 +10,9 @@ if [ -z "$chromium" ] || ! command -v node >/dev/null; then
 	skip "Chromium or node is not installed; the page was not tested"
 	exit 0
 fi
-nodedir=$top_builddir/test/node
-if [ ! -d "$nodedir/node_modules/playwright-core" ]; then
-	mkdir -p "$nodedir"
-	if ! npm install --silent --no-audit --no-fund --prefix "$nodedir" \
-	    playwright-core@1.64.1 >"$T/npm.log" 2>&1; then
-		not_ok "npm install playwright-core" "$(tail -n 20 "$T/npm.log")"
-		exit 0
-	fi
-fi
-
-node "$top_srcdir/test/fake-moltbook/server.js" "$T/fake.port" 2>"$T/fake.err" &
-FAKEPID=$!
-wait_for 10 test -s "$T/fake.port"
-FAKE=http://127.0.0.1:$(cat "$T/fake.port")
-trap 'kill $FAKEPID 2>/dev/null; finish' EXIT
+nodedir=$NODEDIR
+npm_need playwright-core@1.64.1 || exit 0
+fake_moltbook
 
 start_chatr CHATR_MOLTBOOK_API="$FAKE/api/v1" CHATR_LIMIT_REQUESTS_IP=off \
     CHATR_LIMIT_MSG_UNVERIFIED=off CHATR_STATS_INTERVAL=1

@@ -17,11 +17,7 @@ if ! command -v node >/dev/null; then
 	skip "node is not installed: no fake Moltbook"
 	exit 0
 fi
-node "$top_srcdir/test/fake-moltbook/server.js" "$T/fake.port" 2>"$T/fake.err" &
-FAKEPID=$!
-wait_for 10 test -s "$T/fake.port"
-FAKE=http://127.0.0.1:$(cat "$T/fake.port")
-trap 'kill $FAKEPID 2>/dev/null; finish' EXIT
+fake_moltbook
 fake_post() { # NAME CODE: a claimed Moltbook account whose post holds [CODE]
 	curl -s -o /dev/null -X POST "$FAKE/control/profile" --data-binary \
 	    "$(jq -cn --arg n "$1" --arg c "$2" '{name: $n, answer: {success: true, agent: {name: $n, is_claimed: true, owner: {x_handle: "mcp_owner"}}, recentPosts: [{id: "p", title: "t", content: ("verifying [" + $c + "]")}]}}')"
@@ -389,14 +385,11 @@ req POST /mcp "$(head -c 20000 /dev/zero | tr '\0' ' ')"
 expect_error 413 "POST /mcp: a body over 16 KB is 413"
 
 # Every schema valid, every result conforming (ajv, JSON Schema 2020-12).
-nodedir=$top_builddir/test/node
 if ! command -v npm >/dev/null; then
 	skip "npm is not installed: the schemas were not validated"
-elif [ ! -d "$nodedir/node_modules/ajv" ] && ! npm install --silent --no-audit --no-fund --prefix "$nodedir" ajv@8.17.1 >"$T/npm.log" 2>&1; then
-	not_ok "npm install ajv" "$(tail -n 20 "$T/npm.log")"
-else
+elif npm_need ajv@8.17.1; then
 	for rev in modern legacy; do
 		check "tools/list ($rev): every schema is valid JSON Schema, every result of the run conforms to its output schema" \
-		    env NODE_PATH="$nodedir/node_modules" node "$top_srcdir/test/node/mcp-schemas.js" "$T/tools-$rev.json" "$T/results.jsonl"
+		    env NODE_PATH="$NODEDIR/node_modules" node "$top_srcdir/test/node/mcp-schemas.js" "$T/tools-$rev.json" "$T/results.jsonl"
 	done
 fi

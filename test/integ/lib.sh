@@ -320,6 +320,31 @@ post_many() {
 	grep -c '^200$' "$out.codes"
 }
 
+# fake_moltbook: start the local fake of Moltbook (test/fake-moltbook,
+# node); sets FAKE (its base URL) and stops it at exit.
+fake_moltbook() {
+	node "$top_srcdir/test/fake-moltbook/server.js" "$T/fake.port" 2>"$T/fake.err" &
+	FAKEPID=$!
+	wait_for 10 test -s "$T/fake.port"
+	FAKE=http://127.0.0.1:$(cat "$T/fake.port")
+	trap 'kill $FAKEPID 2>/dev/null; finish' EXIT
+}
+
+# npm_need PACKAGE@VERSION: the npm package in the build tree's
+# test/node (NODEDIR), installed once.  Fails (with a not_ok) if npm
+# cannot get it.
+NODEDIR=$top_builddir/test/node
+npm_need() {
+	local pkg=${1%@*}
+	[ -d "$NODEDIR/node_modules/$pkg" ] && return 0
+	mkdir -p "$NODEDIR"
+	if ! npm install --silent --no-audit --no-fund --prefix "$NODEDIR" \
+	    "$1" >"$T/npm.log" 2>&1; then
+		not_ok "npm install $1" "$(tail -n 20 "$T/npm.log")"
+		return 1
+	fi
+}
+
 # wait_for SECONDS COMMAND...: retry the command until it succeeds.
 wait_for() {
 	local secs=$1 i=0
