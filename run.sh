@@ -196,8 +196,10 @@ if [ "$front" = apache ]; then
 			relay=$bld/sse-relay/chatr-sse-relay
 		fi
 		chown -R "$user:" "$var"
-		if ! $as test -w "$var" -a -r "$atop/apache-chatr.conf"; then
-			echo "run.sh: $user cannot reach $var" >&2
+		# (under .htaccess the room in $var is all it reads)
+		if ! $as test -w "$var" || { [ "$cgi" != htaccess ] &&
+		    ! $as test -r "$atop/apache-chatr.conf"; }; then
+			echo "run.sh: $user cannot reach $var or $atop" >&2
 			exit 1
 		fi
 	fi
