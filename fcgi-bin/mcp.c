@@ -282,7 +282,6 @@ mcp_post(struct ch_req *req)
 		.reveal_key = 1,
 		.wait_max = WAIT_MAX_S,
 		.url = req->cfg->public_url,
-		.transport = "http",
 	};
 	struct hctx h = {req, ch_req_param(req, "HTTP_AUTHORIZATION")};
 	const char *ct = ch_req_param(req, "CONTENT_TYPE");

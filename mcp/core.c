@@ -98,7 +98,6 @@ error_resp(struct mcp *m, struct json_object *id, int code, int status,
 		json_object_object_add(e, "data", data);
 	json_object_object_add(o, "error", e);
 	free(s);
-	m->last_error = code;
 	m->http_status = status;
 	return o;
 }
@@ -590,7 +589,6 @@ mcp_handle(struct mcp *m, const char *buf, size_t len)
 	struct json_object *msg, *resp;
 	size_t i = 0;
 
-	m->last_error = 0;
 	m->http_status = 200;
 	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' ||
 	    buf[i] == '\n'))

@@ -78,8 +78,6 @@ struct mcp_backend {
 	int wait_max;
 	/* The instance's URL, for the sentences of the results. */
 	const char *url;
-	/* "stdio" or "http" */
-	const char *transport;
 };
 
 struct mcp {
@@ -94,9 +92,8 @@ struct mcp {
 	const char *hdr_version; /* MCP-Protocol-Version */
 	const char *hdr_method;	 /* Mcp-Method */
 	const char *hdr_name;	 /* Mcp-Name, decoded */
-	/* the last message's JSON-RPC error code (0: none), and the HTTP
-	 * status that goes with its answer (202: nothing to answer) */
-	int last_error;
+	/* the HTTP status that goes with the last message's answer (202:
+	 * nothing to answer) */
 	int http_status;
 	/* the revision the request that is being answered used */
 	char version[16];

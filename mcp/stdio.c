@@ -766,7 +766,6 @@ main(int argc, char **argv)
 		.reveal_key = 0,
 		.wait_max = 60,
 		.url = g.shown,
-		.transport = "stdio",
 	};
 	struct sigaction sa;
 	struct ch_buf in = {0};

@@ -87,7 +87,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.reveal_key = 0,
 		.wait_max = 60,
 		.url = "http://fuzz",
-		.transport = "fuzz",
 	};
 	static const int statuses[] = {200, 400, 401, 403, 409, 429, 502, 503,
 	    0};
