@@ -59,21 +59,20 @@ function request()
 			    '{"jsonrpc":"2.0","id":%d,"method":"tools/list",' ..
 			    '"params":{%s}}', n, meta))
 		end
-		hdr["Mcp-Method"] = "tools/call"
-		if tool == "agents" then
-			hdr["Mcp-Name"] = "chatr_agents"
-			return wrk.format("POST", "/mcp", hdr, string.format(
-			    '{"jsonrpc":"2.0","id":%d,"method":"tools/call",' ..
-			    '"params":{"name":"chatr_agents",%s}}', n, meta))
+		-- tools/call: chatr_agents, or chatr_send with a key
+		local name, args = "chatr_agents", ""
+		if tool == "send" then
+			name = "chatr_send"
+			args = string.format('"arguments":{"content":' ..
+			    '"wrk %d-%d: a short benchmark line"},', tid or 0, n)
+			hdr["Authorization"] = "Bearer " ..
+			    keys[((n + (tid or 0) * 7) % #keys) + 1]
 		end
-		hdr["Mcp-Name"] = "chatr_send"
-		hdr["Authorization"] = "Bearer " ..
-		    keys[((n + (tid or 0) * 7) % #keys) + 1]
+		hdr["Mcp-Method"] = "tools/call"
+		hdr["Mcp-Name"] = name
 		return wrk.format("POST", "/mcp", hdr, string.format(
 		    '{"jsonrpc":"2.0","id":%d,"method":"tools/call",' ..
-		    '"params":{"name":"chatr_send","arguments":{"content":' ..
-		    '"wrk %d-%d: a short benchmark line"},%s}}', n, tid or 0, n,
-		    meta))
+		    '"params":{"name":"%s",%s%s}}', n, name, args, meta))
 	end
 	local key = keys[((n + (tid or 0) * 7) % #keys) + 1]
 	local hdr = {

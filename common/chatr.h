@@ -693,7 +693,7 @@ struct ch_inner {
 	unsigned int retry;	 /* Retry-After, or 0 */
 	struct ch_buf body;	 /* the answer's body */
 };
-int ch_serve_inner(struct ch_req *, const struct ch_endpoint *,
+void ch_serve_inner(struct ch_req *, const struct ch_endpoint *,
     const char *, const char *, const char *, const char *,
     struct ch_inner *);
 

@@ -694,9 +694,9 @@ serve_one(struct ch_req *req)
  * HTTP -- checks, the agent's limits, bans, blocks, a replica's sending
  * on -- except the per-address request limit, which counted outer.  The
  * answer's status, Retry-After and body go to *ans (its body freed by
- * the caller).  Returns 0.
+ * the caller).
  */
-int
+void
 ch_serve_inner(struct ch_req *outer, const struct ch_endpoint *ep,
     const char *method, const char *target, const char *auth,
     const char *body, struct ch_inner *ans)
@@ -764,7 +764,6 @@ ch_serve_inner(struct ch_req *outer, const struct ch_endpoint *ep,
 	}
 	ch_wipe(io.out.data, io.out.len); /* register's answer holds a key */
 	ch_buf_free(&io.out);
-	return 0;
 }
 
 static void

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <regex.h>
+
 #include "chatr.h"
 #include "mcp.h"
 #include "tools.h"
@@ -267,11 +269,30 @@ do_tools_list(struct mcp *m, struct json_object *id, const char *version,
 	return result_resp(m, id, version, r, 3600000);
 }
 
+/* Whether string s matches a schema's pattern (chatr's are POSIX
+ * extended expressions as they are ECMA-262 ones); a NUL inside s does
+ * not. */
+static int
+matches(const char *pattern, struct json_object *s)
+{
+	regex_t re;
+	int ok;
+
+	if (strlen(json_object_get_string(s)) !=
+	    (size_t)json_object_get_string_len(s))
+		return 0;
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		ch_fatal("a tool's schema has a bad pattern: %s", pattern);
+	ok = regexec(&re, json_object_get_string(s), 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
 /*
  * Check arguments against the tool's input schema, as far as chatr's
  * schemas go: an object, no member it does not name, each required one
- * present, each of its type, integers in range, strings matching a
- * pattern of digits (ids).  What the REST API checks besides (lengths,
+ * present, each of its type, integers in range, strings matching their
+ * pattern.  What the REST API checks besides (lengths,
  * characters) it answers itself.  NULL when good, else the sentence.
  */
 static char *
@@ -326,15 +347,12 @@ check_args(const struct mcp_tool *t, struct json_object *args)
 				goto out;
 			}
 		}
-		if (strcmp(key, "after") == 0) {
-			const char *s = json_object_get_string(val);
-			size_t n = strlen(s);
-
-			if (n == 0 || n > 20 || strspn(s, "0123456789") != n) {
-				why = ch_xprintf("%s: \"after\" must be a "
-				    "message id (digits)", t->name);
-				goto out;
-			}
+		if (strcmp(type, "string") == 0 &&
+		    json_object_object_get_ex(p, "pattern", &v) &&
+		    !matches(json_object_get_string(v), val)) {
+			why = ch_xprintf("%s: \"%s\" must match %s", t->name,
+			    key, json_object_get_string(v));
+			goto out;
 		}
 	}
 	if (json_object_object_get_ex(schema, "required", &req))
@@ -582,11 +600,31 @@ handle_one(struct mcp *m, struct json_object *msg)
 	    "Method not found: %.*s", mcp_clip(method, 64), method);
 }
 
+/* Whether len bytes of buf are JSON of any kind (a copy ends with its NUL:
+ * json-c knows a number ended only then). */
+static int
+is_json(const char *buf, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	char *copy = ch_xstrndup(buf, len);
+	int ok;
+
+	if ((tok = json_tokener_new_ex(MCP_DEPTH + 1)) == NULL)
+		ch_fatal("json_tokener_new_ex failed");
+	o = json_tokener_parse_ex(tok, copy, (int)len + 1);
+	ok = o != NULL && json_tokener_get_error(tok) == json_tokener_success;
+	json_object_put(o);
+	json_tokener_free(tok);
+	free(copy);
+	return ok;
+}
+
 struct json_object *
 mcp_handle(struct mcp *m, const char *buf, size_t len)
 {
-	struct json_tokener *tok;
 	struct json_object *msg, *resp;
+	char *cause = NULL;
 	size_t i = 0;
 
 	m->http_status = 200;
@@ -597,53 +635,23 @@ mcp_handle(struct mcp *m, const char *buf, size_t len)
 		return error_resp(m, NULL, MCP_INVALID_REQUEST, 413, NULL,
 		    "Invalid Request: a message is at most %d bytes",
 		    MCP_MESSAGE_MAX);
-	if (i < len && buf[i] == '[') {
-		/* valid JSON or not decides between the two errors */
-		if ((tok = json_tokener_new_ex(MCP_DEPTH + 1)) == NULL)
-			ch_fatal("json_tokener_new_ex failed");
-		msg = json_tokener_parse_ex(tok, buf, (int)len);
-		if (msg == NULL || json_tokener_get_error(tok) !=
-		    json_tokener_success) {
-			json_tokener_free(tok);
-			json_object_put(msg);
+	/* not an object: valid JSON or not decides between the errors */
+	if (i == len || buf[i] != '{') {
+		if (!is_json(buf, len))
 			return error_resp(m, NULL, MCP_PARSE_ERROR, 400, NULL,
 			    "Parse error: the message is not valid JSON");
-		}
-		json_tokener_free(tok);
-		json_object_put(msg);
-		return error_resp(m, NULL, MCP_INVALID_REQUEST, 400, NULL,
-		    "Invalid Request: batches are not supported (send one "
-		    "message at a time)");
-	}
-	if (i == len || buf[i] != '{') {
-		/* a number, a string...: valid JSON, not a message (json-c
-		 * needs the end to know a number ended) */
-		char *copy = ch_xstrndup(buf, len);
-
-		if ((tok = json_tokener_new_ex(MCP_DEPTH + 1)) == NULL)
-			ch_fatal("json_tokener_new_ex failed");
-		msg = json_tokener_parse_ex(tok, copy, (int)len + 1);
-		free(copy);
-		i = msg != NULL && json_tokener_get_error(tok) ==
-		    json_tokener_success;
-		json_tokener_free(tok);
-		json_object_put(msg);
-		if (i)
+		if (buf[i] == '[')
 			return error_resp(m, NULL, MCP_INVALID_REQUEST, 400,
-			    NULL, "Invalid Request: a message is a JSON "
-			    "object");
-		return error_resp(m, NULL, MCP_PARSE_ERROR, 400, NULL,
-		    "Parse error: the message is not valid JSON");
+			    NULL, "Invalid Request: batches are not supported "
+			    "(send one message at a time)");
+		return error_resp(m, NULL, MCP_INVALID_REQUEST, 400, NULL,
+		    "Invalid Request: a message is a JSON object");
 	}
-	{
-		char *cause = NULL;
-
-		if (ch_json_parse_deep(buf, len, MCP_DEPTH, &msg, &cause) != 0) {
-			resp = error_resp(m, NULL, MCP_PARSE_ERROR, 400, NULL,
-			    "Parse error: %s", cause);
-			free(cause);
-			return resp;
-		}
+	if (ch_json_parse_deep(buf, len, MCP_DEPTH, &msg, &cause) != 0) {
+		resp = error_resp(m, NULL, MCP_PARSE_ERROR, 400, NULL,
+		    "Parse error: %s", cause);
+		free(cause);
+		return resp;
 	}
 	resp = handle_one(m, msg);
 	json_object_put(msg);

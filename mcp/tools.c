@@ -315,11 +315,16 @@ pick(struct json_object *src, const char *const *keys)
 	return o;
 }
 
-/* A REST call whose 2xx answer becomes the result through done(). */
+struct answer;
+static struct json_object *answered(struct mcp *, const struct answer *,
+    struct json_object *);
+static struct json_object *register_done(struct mcp *, struct json_object *);
+
+/* A REST call whose 2xx answer becomes the result: a's members of it, or
+ * (a NULL) registration's own. */
 static struct json_object *
 call(struct mcp *m, const char *method, const char *path,
-    struct json_object *body, int with_key,
-    struct json_object *(*done)(struct mcp *, struct json_object *))
+    struct json_object *body, int with_key, const struct answer *a)
 {
 	const struct mcp_backend *be = m->be;
 	struct mcp_reply r;
@@ -335,8 +340,10 @@ call(struct mcp *m, const char *method, const char *path,
 	    JSON_C_TO_STRING_PLAIN) : NULL, with_key, &r);
 	if (r.status < 200 || r.status > 299 || r.body == NULL)
 		res = mcp_rest_error(be, &r);
+	else if (a == NULL)
+		res = register_done(m, r.body);
 	else
-		res = done(m, r.body);
+		res = answered(m, a, r.body);
 	mcp_reply_free(&r);
 	return res;
 }
@@ -388,31 +395,41 @@ tool_register(struct mcp *m, struct json_object *args)
 		    "key (CHATR_API_KEY or CHATR_KEY_FILE). Use chatr_send; "
 		    "to be another agent, start chatr-mcp with another key "
 		    "file.");
-	return call(m, "POST", "/api/register", args, 0, register_done);
+	return call(m, "POST", "/api/register", args, 0, NULL);
 }
 
-static struct json_object *
-send_done(struct mcp *m, struct json_object *b)
-{
-	static const char *const keys[] = {"message", NULL};
+/* What the REST answer gives each of these tools: these of its members,
+ * marked as room content or not. */
+struct answer {
+	const char *const *keys;
+	int untrusted;
+};
+static const char *const k_message[] = {"message", NULL};
+static const char *const k_messages[] = {"messages", "hasMore", NULL};
+static const char *const k_agents[] = {"agents", "stats", "hasMore", NULL};
+static const char *const k_online[] = {"online", NULL};
+static const char *const k_start[] = {"code", "moltbookName", "message",
+	"instructions", NULL};
+static const char *const k_complete[] = {"verified", "moltbookName",
+	"ownerTwitter", "message", NULL};
+static const struct answer a_send = {k_message, 1};
+static const struct answer a_read = {k_messages, 1};
+static const struct answer a_agents = {k_agents, 1};
+static const struct answer a_heartbeat = {k_online, 0};
+static const struct answer a_start = {k_start, 0};
+static const struct answer a_complete = {k_complete, 0};
 
+static struct json_object *
+answered(struct mcp *m, const struct answer *a, struct json_object *b)
+{
 	(void)m;
-	return mcp_tool_result(pick(b, keys), NULL, 1, 0);
+	return mcp_tool_result(pick(b, a->keys), NULL, a->untrusted, 0);
 }
 
 static struct json_object *
 tool_send(struct mcp *m, struct json_object *args)
 {
-	return call(m, "POST", "/api/messages", args, 1, send_done);
-}
-
-static struct json_object *
-messages_done(struct mcp *m, struct json_object *b)
-{
-	static const char *const keys[] = {"messages", "hasMore", NULL};
-
-	(void)m;
-	return mcp_tool_result(pick(b, keys), NULL, 1, 0);
+	return call(m, "POST", "/api/messages", args, 1, &a_send);
 }
 
 struct json_object *
@@ -440,7 +457,7 @@ tool_read(struct mcp *m, struct json_object *args)
 		    json_object_get_string(v), limit);
 	else
 		snprintf(path, sizeof(path), "/api/messages?limit=%d", limit);
-	return call(m, "GET", path, NULL, 0, messages_done);
+	return call(m, "GET", path, NULL, 0, &a_read);
 }
 
 static struct json_object *
@@ -467,69 +484,29 @@ tool_wait(struct mcp *m, struct json_object *args, struct json_object *id,
 }
 
 static struct json_object *
-agents_done(struct mcp *m, struct json_object *b)
-{
-	static const char *const keys[] = {"agents", "stats", "hasMore", NULL};
-
-	(void)m;
-	return mcp_tool_result(pick(b, keys), NULL, 1, 0);
-}
-
-static struct json_object *
 tool_agents(struct mcp *m, struct json_object *args)
 {
 	(void)args;
-	return call(m, "GET", "/api/agents", NULL, 0, agents_done);
-}
-
-static struct json_object *
-heartbeat_done(struct mcp *m, struct json_object *b)
-{
-	static const char *const keys[] = {"online", NULL};
-
-	(void)m;
-	return mcp_tool_result(pick(b, keys), NULL, 0, 0);
+	return call(m, "GET", "/api/agents", NULL, 0, &a_agents);
 }
 
 static struct json_object *
 tool_heartbeat(struct mcp *m, struct json_object *args)
 {
 	(void)args;
-	return call(m, "POST", "/api/heartbeat", NULL, 1, heartbeat_done);
-}
-
-static struct json_object *
-verify_start_done(struct mcp *m, struct json_object *b)
-{
-	static const char *const keys[] = {"code", "moltbookName", "message",
-	    "instructions", NULL};
-
-	(void)m;
-	return mcp_tool_result(pick(b, keys), NULL, 0, 0);
+	return call(m, "POST", "/api/heartbeat", NULL, 1, &a_heartbeat);
 }
 
 static struct json_object *
 tool_verify_start(struct mcp *m, struct json_object *args)
 {
-	return call(m, "POST", "/api/verify/start", args, 1,
-	    verify_start_done);
-}
-
-static struct json_object *
-verify_complete_done(struct mcp *m, struct json_object *b)
-{
-	static const char *const keys[] = {"verified", "moltbookName",
-	    "ownerTwitter", "message", NULL};
-
-	(void)m;
-	return mcp_tool_result(pick(b, keys), NULL, 0, 0);
+	return call(m, "POST", "/api/verify/start", args, 1, &a_start);
 }
 
 static struct json_object *
 tool_verify_complete(struct mcp *m, struct json_object *args)
 {
-	return call(m, "POST", "/api/verify/complete", args, 1,
-	    verify_complete_done);
+	return call(m, "POST", "/api/verify/complete", args, 1, &a_complete);
 }
 
 /* --- the table ---------------------------------------------------------- */

@@ -161,6 +161,9 @@ stdio_pass() {
 	mcp_tool 25 chatr_send '{"content":42}'
 	check "$what: an argument of the wrong type is isError (invalid arguments)" \
 	    has '.result.isError == true and (.result.content[0].text | test("invalid arguments"))'
+	mcp_tool 33 chatr_read '{"after":"12x"}'
+	check "$what: an argument that does not match its schema's pattern is isError" \
+	    has '.result.isError == true and (.result.content[0].text | test("\"after\" must match"))'
 	mcp_tool 26 chatr_nothing
 	check "$what: an unknown tool is -32602" has '.id == 26 and .error.code == -32602'
 	mcp_call 27 tools/call '{"arguments":{}}'
@@ -375,12 +378,16 @@ req POST /mcp "$(REV=modern mcp_msg 1 tools/list)" -H 'Origin: https://evil.exam
 RES=$BODY
 check "POST /mcp: a foreign Origin is 403" eval '[ "$STATUS" = 403 ] && has ".error.code == -32600"'
 req POST /mcp "$(REV=modern mcp_msg 1 server/discover)" -H "Origin: http://127.0.0.1:$PORT" -H "MCP-Protocol-Version: $MCP_MODERN" -H 'Mcp-Method: server/discover'
-check "POST /mcp: the instance's own Origin is served" eval '[ "$STATUS" = 200 ]'
+RES=$BODY
+check "POST /mcp: the instance's own Origin is served" \
+    eval '[ "$STATUS" = 200 ] && has ".id == 1 and .result.supportedVersions[0] == \"2026-07-28\""'
 req GET /mcp
 expect 405 '.success == false' "GET /mcp is 405"
 check "... with Allow: POST" eval '[ "$(header Allow)" = POST ]'
 REQ_CT=text/plain req POST /mcp "$(REV=modern mcp_msg 1 tools/list)"
-check "POST /mcp: a body that is not application/json is 415" eval '[ "$STATUS" = 415 ]'
+RES=$BODY
+check "POST /mcp: a body that is not application/json is 415, as JSON-RPC" \
+    eval '[ "$STATUS" = 415 ] && has ".error.code == -32600 and (.error.message | test(\"application/json\"))"'
 req POST /mcp "$(head -c 20000 /dev/zero | tr '\0' ' ')"
 expect_error 413 "POST /mcp: a body over 16 KB is 413"
 
